@@ -1,0 +1,20 @@
+// Shared jest settings: ESM + @swc/jest (type stripping only; `tsc -b` type-checks).
+export const preset = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      { jsc: { parser: { syntax: 'typescript' }, target: 'es2024' }, module: { type: 'es6' } },
+    ],
+  },
+  testMatch: ['<rootDir>/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/.data/'],
+  testTimeout: 30_000,
+};
+
+/** Projects that need the shared embedded PostgreSQL cluster (one per jest run). */
+export const withPostgres = {
+  globalSetup: '<rootDir>/../../dev/src/test-postgres/global-setup.ts',
+  globalTeardown: '<rootDir>/../../dev/src/test-postgres/global-teardown.ts',
+};

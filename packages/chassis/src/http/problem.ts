@@ -1,0 +1,98 @@
+import type { Context, Middleware } from 'koa';
+import { NotFoundError, OptimisticLockError } from '@mikro-orm/core';
+import { ZodError } from 'zod';
+import { AppError, type ProblemField } from '../errors.ts';
+
+const codeByStatus: Record<number, string> = {
+  400: 'bad-request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  406: 'not-acceptable',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+  501: 'not-implemented',
+};
+
+/** The central error translator: first in the chain, it turns every failure into problem+json. */
+export function problemTranslator(): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError(404, 'not-found', `No route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (error) {
+      const problem = toAppError(error);
+      const log = ctx.state.log ?? console;
+      if (problem.status >= 500) log.error({ err: error }, 'request failed');
+      writeProblem(ctx, problem);
+    }
+  };
+}
+
+export function writeProblem(ctx: Context, error: AppError): void {
+  ctx.status = error.status;
+  ctx.set(error.headers ?? {});
+  ctx.type = 'application/problem+json';
+  ctx.body = {
+    type: `urn:sidecart:problem:${error.code}`,
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    instance: ctx.path,
+    ...(error.errors ? { errors: error.errors } : {}),
+    ...error.extensions,
+  };
+}
+
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof ZodError) {
+    return new AppError(400, 'validation-failed', 'The request is not valid', {
+      errors: error.issues.map(toProblemField),
+    });
+  }
+  if (error instanceof OptimisticLockError) {
+    return new AppError(412, 'version-mismatch', 'The resource was changed by someone else');
+  }
+  if (error instanceof NotFoundError) return new AppError(404, 'not-found', 'Not found');
+  const status = httpStatusOf(error);
+  if (status !== undefined && status < 500) {
+    const code = isJsonParseError(error)
+      ? 'malformed-json'
+      : (codeByStatus[status] ?? 'bad-request');
+    return new AppError(status, code, safeMessage(error, status), {
+      headers: (error as { headers?: Record<string, string> }).headers,
+    });
+  }
+  return new AppError(500, 'internal-error', 'An unexpected error occurred', { cause: error });
+}
+
+function toProblemField(issue: ZodError['issues'][number]): ProblemField {
+  const pointer = issue.path.map(
+    (part) => `/${String(part).replaceAll('~', '~0').replaceAll('/', '~1')}`,
+  );
+  return { pointer: pointer.join('') || '/', message: issue.message, code: issue.code };
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}
+
+function isJsonParseError(error: unknown): boolean {
+  return (
+    (error as { type?: string }).type === 'entity.parse.failed' || error instanceof SyntaxError
+  );
+}
+
+/** http-errors marks client-safe messages with `expose`; anything else gets a generic text. */
+function safeMessage(error: unknown, status: number): string {
+  if (isJsonParseError(error)) return 'The request body is not valid JSON';
+  if (status === 413) return 'The request body is too large';
+  const { expose, message } = error as { expose?: boolean; message?: string };
+  return expose && message ? message : 'The request could not be processed';
+}

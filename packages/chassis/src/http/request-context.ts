@@ -1,0 +1,38 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '../logger.ts';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** This request's logger (carries the request id and trace id). */
+    log: Logger;
+    requestId: string;
+    /** W3C trace context to pass on with outgoing calls. */
+    traceparent: string;
+  }
+}
+
+const requestIdPattern = /^[\w.:-]{1,128}$/;
+const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Gives every request an id (kept from the caller when sane), a trace context and a logger. */
+export function requestContext(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    const incomingId = ctx.get('x-request-id');
+    const requestId = requestIdPattern.test(incomingId) ? incomingId : randomUUID();
+    const traceparent = continueTrace(ctx.get('traceparent'));
+    ctx.state.requestId = requestId;
+    ctx.state.traceparent = traceparent;
+    ctx.state.log = logger.child({ reqId: requestId, traceId: traceparent.slice(3, 35) });
+    ctx.set('x-request-id', requestId);
+    await next();
+  };
+}
+
+/** Keeps the caller's trace id (with a new span id for this hop) or starts a new trace. */
+function continueTrace(incoming: string): string {
+  const match = traceparentPattern.exec(incoming);
+  const traceId = match && !/^0+$/.test(match[1]!) ? match[1] : randomBytes(16).toString('hex');
+  const flags = match?.[3] ?? '01';
+  return `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
+}

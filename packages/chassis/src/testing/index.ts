@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+import pg from 'pg';
+import { createLogger } from '../logger.ts';
+import { testDatabaseAdminUrl } from './config.ts';
+
+/** A fresh, empty database on the shared test cluster; one per test file. */
+export async function createTestDatabase(prefix: string): Promise<string> {
+  const adminUrl = testDatabaseAdminUrl();
+  const name = `${prefix.replace(/\W/g, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`create database ${pg.escapeIdentifier(name)} template template0`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A logger that writes nothing (set LOG_LEVEL-like verbosity here when debugging a test). */
+export const silentLogger = () => createLogger('test', 'silent');
+
+export interface TestServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves an app on a free loopback port: tests talk real HTTP to it with fetch. */
+export async function listen(app: Koa): Promise<TestServer> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

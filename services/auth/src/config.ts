@@ -1,0 +1,38 @@
+import { baseConfigSchema, loadConfig } from '@sidecart/chassis';
+import { z } from 'zod';
+
+export const authConfigSchema = baseConfigSchema
+  .extend({
+    /** PEM (PKCS#8) RSA private key, inline (a Kubernetes Secret as env) ... */
+    AUTH_PRIVATE_KEY: z.string().min(1).optional(),
+    /** ... or as a file (a mounted Secret; locally `.data/keys/`). */
+    AUTH_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+    AUTH_ISSUER: z.string().min(1).default('sidecart-auth'),
+    AUTH_AUDIENCE: z.string().min(1).default('sidecart'),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(30 * 24 * 3600),
+    /** The first admin; created at start-up when missing, never by self-registration. */
+    ADMIN_EMAIL: z.email().toLowerCase().optional(),
+    ADMIN_PASSWORD: z.string().min(12).max(256).optional(),
+  })
+  .refine((env) => Boolean(env.AUTH_PRIVATE_KEY) !== Boolean(env.AUTH_PRIVATE_KEY_FILE), {
+    message: 'set exactly one of AUTH_PRIVATE_KEY and AUTH_PRIVATE_KEY_FILE',
+    path: ['AUTH_PRIVATE_KEY_FILE'],
+  })
+  .refine((env) => Boolean(env.ADMIN_EMAIL) === Boolean(env.ADMIN_PASSWORD), {
+    message: 'set both ADMIN_EMAIL and ADMIN_PASSWORD, or neither',
+    path: ['ADMIN_PASSWORD'],
+  });
+
+export type AuthConfig = ReturnType<typeof loadAuthConfig>;
+
+export const loadAuthConfig = (env: Record<string, string | undefined> = process.env) =>
+  loadConfig(authConfigSchema, env);
+
+/** The migration job needs only the database. */
+export const loadMigrateConfig = (env: Record<string, string | undefined> = process.env) =>
+  loadConfig(baseConfigSchema.pick({ DATABASE_URL: true, LOG_LEVEL: true }), env);

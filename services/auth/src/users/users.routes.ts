@@ -1,0 +1,67 @@
+import Router from '@koa/router';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  currentUser,
+  etagOf,
+  requireIfMatch,
+  requireRole,
+  requireUser,
+  unauthorized,
+  type MikroORM,
+  type TokenVerifier,
+} from '@sidecart/chassis';
+import { toUserDto, User } from './user.entity.ts';
+import { listUsersQuery, registerBody, updateUserBody, userId } from './users.schemas.ts';
+import { changeRoles, deleteUser, findUser, listUsers, registerUser } from './users.use-cases.ts';
+
+export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
+  const em = () => orm.em as EntityManager;
+  const router = new Router({ prefix: '/api/auth' });
+  const signedIn = requireUser(verify);
+  const admin = [signedIn, requireRole('admin')];
+
+  router.post('/register', async (ctx) => {
+    const user = await registerUser(em(), registerBody.parse(ctx.request.body));
+    ctx.status = 201;
+    ctx.set('location', `/api/auth/users/${user.id}`);
+    ctx.body = toUserDto(user);
+  });
+
+  router.get('/me', signedIn, async (ctx) => {
+    const user = await em().findOne(User, { id: currentUser(ctx.state).id });
+    if (!user) throw unauthorized('invalid-token', 'The account of this token no longer exists');
+    ctx.body = toUserDto(user);
+  });
+
+  router.get('/users', ...admin, async (ctx) => {
+    const page = await listUsers(em(), listUsersQuery.parse(ctx.query));
+    ctx.body = { items: page.items.map(toUserDto), nextCursor: page.nextCursor };
+  });
+
+  router.get('/users/:id', ...admin, async (ctx) => {
+    const user = await findUser(em(), userId.safeParse(ctx.params.id).data);
+    ctx.set('etag', etagOf(user.version));
+    ctx.body = toUserDto(user);
+  });
+
+  router.patch('/users/:id', ...admin, async (ctx) => {
+    const expectedVersion = requireIfMatch(ctx);
+    const { roles } = updateUserBody.parse(ctx.request.body);
+    const id = userId.safeParse(ctx.params.id).data ?? '';
+    const user = await changeRoles(em(), {
+      id,
+      roles,
+      expectedVersion,
+      actorId: currentUser(ctx.state).id,
+    });
+    ctx.set('etag', etagOf(user.version));
+    ctx.body = toUserDto(user);
+  });
+
+  router.delete('/users/:id', ...admin, async (ctx) => {
+    await deleteUser(em(), userId.safeParse(ctx.params.id).data ?? '', currentUser(ctx.state).id);
+    ctx.status = 204;
+  });
+
+  return router;
+}

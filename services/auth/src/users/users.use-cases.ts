@@ -1,0 +1,92 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { conflict, notFound, preconditionFailed, type Logger } from '@sidecart/chassis';
+import { hashPassword } from '../sessions/passwords.ts';
+import { rolesFor, User, type Role } from './user.entity.ts';
+import type { listUsersQuery, registerBody } from './users.schemas.ts';
+import type { z } from 'zod';
+
+export async function registerUser(em: EntityManager, input: z.output<typeof registerBody>) {
+  const user = em.create(User, {
+    email: input.email,
+    name: input.name,
+    passwordHash: await hashPassword(input.password),
+    roles: rolesFor(input.accountType),
+    accountType: input.accountType,
+  });
+  try {
+    await em.flush();
+  } catch (error) {
+    if (error instanceof UniqueConstraintViolationException) {
+      throw conflict('email-taken', 'An account with this email exists already');
+    }
+    throw error;
+  }
+  return user;
+}
+
+export async function findUser(em: EntityManager, id: string | undefined) {
+  const user = id && (await em.findOne(User, { id }));
+  if (!user) throw notFound('user', id);
+  return user;
+}
+
+export async function listUsers(em: EntityManager, query: z.output<typeof listUsersQuery>) {
+  const items = await em.find(
+    User,
+    {
+      ...(query.cursor ? { id: { $gt: query.cursor } } : {}),
+      ...(query.email ? { email: query.email } : {}),
+    },
+    { orderBy: { id: 'asc' }, limit: query.limit + 1 },
+  );
+  const page = items.slice(0, query.limit);
+  return { items: page, nextCursor: items.length > query.limit ? page.at(-1)!.id : null };
+}
+
+/** Replaces a user's roles; `expectedVersion` is the version the admin saw (optimistic lock). */
+export async function changeRoles(
+  em: EntityManager,
+  params: { id: string; roles: Role[]; expectedVersion: number | undefined; actorId: string },
+) {
+  const user = await findUser(em, params.id);
+  if (params.expectedVersion !== undefined && params.expectedVersion !== user.version) {
+    throw preconditionFailed('The user was changed since you read it', {
+      extensions: { currentVersion: user.version },
+    });
+  }
+  user.changeRoles(params.roles, params.actorId);
+  // The flush updates `where version = <read version>`: a concurrent change still fails (412).
+  await em.flush();
+  return user;
+}
+
+export async function deleteUser(em: EntityManager, id: string, actorId: string) {
+  if (id === actorId) throw conflict('own-account', 'You cannot delete your own account');
+  const user = await findUser(em, id);
+  await em.remove(user).flush();
+}
+
+/** The first admin comes from configuration, never from self-registration. */
+export async function ensureAdmin(em: EntityManager, email: string, password: string, log: Logger) {
+  const existing = await em.findOne(User, { email });
+  if (existing) {
+    if (!existing.hasRole('admin'))
+      log.warn({ email }, 'ADMIN_EMAIL belongs to a non-admin user; left as is');
+    return;
+  }
+  try {
+    em.create(User, {
+      email,
+      name: 'Administrator',
+      passwordHash: await hashPassword(password),
+      roles: ['admin'],
+      accountType: 'customer',
+    });
+    await em.flush();
+    log.info({ email }, 'created the first admin');
+  } catch (error) {
+    // Another replica created it at the same moment.
+    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+  }
+}

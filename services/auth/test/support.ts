@@ -1,0 +1,131 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { migrate, type MikroORM } from '@sidecart/chassis';
+import { createTestDatabase, listen, silentLogger } from '@sidecart/chassis/testing';
+import { buildApp } from '../src/app.ts';
+import { loadAuthConfig } from '../src/config.ts';
+import { connectDatabase } from '../src/db.ts';
+import { loadSigningKey, type SigningKey } from '../src/keys/signing-key.ts';
+import { ensureAdmin } from '../src/users/users.use-cases.ts';
+
+export const adminCredentials = {
+  email: 'root@sidecart.test',
+  password: 'root-password-for-tests',
+};
+
+export function generatePrivateKeyPem(): string {
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+}
+
+export interface AuthUnderTest {
+  url: string;
+  orm: MikroORM;
+  key: SigningKey;
+  privateKeyPem: string;
+  em(): EntityManager;
+  close(): Promise<void>;
+}
+
+/** The real auth app on a fresh database of the test cluster, served on a free port. */
+export async function startAuth(env: Record<string, string> = {}): Promise<AuthUnderTest> {
+  const privateKeyPem = generatePrivateKeyPem();
+  const config = loadAuthConfig({
+    DATABASE_URL: await createTestDatabase('auth'),
+    AUTH_PRIVATE_KEY: privateKeyPem,
+    ...env,
+  });
+  const logger = silentLogger();
+  const orm = await connectDatabase(config.DATABASE_URL, logger);
+  await migrate(orm);
+  await ensureAdmin(
+    orm.em.fork() as EntityManager,
+    adminCredentials.email,
+    adminCredentials.password,
+    logger,
+  );
+  const key = loadSigningKey({ pem: privateKeyPem });
+  const server = await listen(buildApp({ config, orm, logger, key }).app);
+  return {
+    url: server.url,
+    orm,
+    key,
+    privateKeyPem,
+    em: () => orm.em.fork() as EntityManager,
+    async close() {
+      await server.close();
+      await orm.close();
+    },
+  };
+}
+
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** A JSON request with fetch; the body is parsed whatever the status. */
+export async function call<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  options: {
+    body?: unknown;
+    rawBody?: string;
+    token?: string;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<JsonResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined || options.rawBody !== undefined)
+    headers['content-type'] ??= 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body:
+      options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? JSON.parse(text) : undefined,
+  };
+}
+
+let counter = 0;
+/** A user that no other test uses. */
+export function newUser(overrides: Record<string, unknown> = {}) {
+  counter += 1;
+  return {
+    email: `user${counter}-${Date.now()}@example.test`,
+    password: 'correct horse battery',
+    name: `User ${counter}`,
+    ...overrides,
+  };
+}
+
+/** Registers and logs in a fresh user; returns its tokens and id. */
+export async function signUp(base: string, overrides: Record<string, unknown> = {}) {
+  const user = newUser(overrides);
+  const registered = await call(base, 'POST', '/api/auth/register', { body: user });
+  if (registered.status !== 201)
+    throw new Error(`register failed: ${JSON.stringify(registered.body)}`);
+  const login = await call(base, 'POST', '/api/auth/login', {
+    body: { email: user.email, password: user.password },
+  });
+  return {
+    ...user,
+    id: registered.body.id as string,
+    ...(login.body as { accessToken: string; refreshToken: string }),
+  };
+}
+
+export const logInAsAdmin = (base: string) =>
+  call<{ accessToken: string; refreshToken: string }>(base, 'POST', '/api/auth/login', {
+    body: adminCredentials,
+  });

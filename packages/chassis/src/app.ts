@@ -1,6 +1,5 @@
 import Koa, { type Middleware } from 'koa';
 import Router from '@koa/router';
-import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { jsonBody } from './http/body.ts';
 import { healthRoutes, type Lifecycle, type ReadinessCheck } from './http/health.ts';
@@ -44,12 +43,11 @@ export function createApp(options: CreateAppOptions): ServiceApp {
   for (const middleware of options.middleware ?? []) app.use(middleware);
   for (const router of options.routers) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true, methodNotAllowed, notImplemented }));
+    // Not `throw: true`: only this mode sets the Allow header a 405 must carry (RFC 9110);
+    // the translator turns the bodiless 405/501 into a problem.
+    app.use(router.allowedMethods());
   }
   // Errors never escape the translator; this only catches failures while writing the response.
   app.on('error', (error: unknown) => options.logger.warn({ err: error }, 'response failed'));
   return { app, lifecycle, metrics };
 }
-
-const methodNotAllowed = () => new AppError(405, 'method-not-allowed', 'Method not allowed here');
-const notImplemented = () => new AppError(501, 'not-implemented', 'Method not implemented');

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import { ConfigError } from './config.ts';
 import type { Lifecycle } from './http/health.ts';
@@ -30,6 +30,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const server = options.app.listen(options.port, options.host);
   // Keep-alive connections must outlive the ingress' idle timeout, or it reuses a closed socket.
   server.keepAliveTimeout = 65_000;
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_request, response: ServerResponse) => {
+    inFlight.add(response);
+    response.once('close', () => inFlight.delete(response));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve).once('error', reject);
   });
@@ -37,7 +42,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : options.port;
 
   let closing: Promise<void> | undefined;
-  const shutdown = (reason: string) => (closing ??= drain(server, options, reason));
+  const shutdown = (reason: string) => (closing ??= drain(server, inFlight, options, reason));
   const signals = options.handleSignals === false ? [] : (['SIGTERM', 'SIGINT'] as const);
   for (const signal of signals) {
     process.once(signal, () => {
@@ -54,11 +59,22 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   return { server, port, shutdown };
 }
 
-async function drain(server: Server, options: ServeOptions, reason: string): Promise<void> {
+async function drain(
+  server: Server,
+  inFlight: Set<ServerResponse>,
+  options: ServeOptions,
+  reason: string,
+): Promise<void> {
   options.logger.info({ reason }, 'shutting down');
   options.lifecycle.isShuttingDown = true;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  // A finished response leaves a keep-alive connection open, and server.close() would wait out
+  // the whole grace for it: end each connection after its in-flight response instead.
+  for (const response of inFlight) {
+    if (!response.headersSent) response.setHeader('connection', 'close');
+    else response.once('close', () => server.closeIdleConnections());
+  }
   const timer = setTimeout(() => server.closeAllConnections(), options.graceMs);
   await closed;
   clearTimeout(timer);

@@ -4,21 +4,22 @@ import { AppError } from '../errors.ts';
 
 const parsedMethods = [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH];
 const methodsWithBody = new Set<string>(parsedMethods);
+/** The same list for the 415 check and the parser, or an accepted body would reach routes as {}. */
+const jsonTypes = ['application/json', '+json'];
 
 /** JSON bodies only, size-capped; anything else that carries a body gets 415. */
 export function jsonBody(limitBytes: number): Middleware[] {
   const requireJson: Middleware = async (ctx, next) => {
-    if (
-      methodsWithBody.has(ctx.method) &&
-      ctx.request.length &&
-      !ctx.is('application/json', '+json')
-    ) {
+    // A chunked body has no content-length but is a body all the same.
+    const hasBody = Boolean(ctx.request.length || ctx.get('transfer-encoding'));
+    if (methodsWithBody.has(ctx.method) && hasBody && !ctx.is(jsonTypes)) {
       throw new AppError(415, 'unsupported-media-type', 'Send the body as application/json');
     }
     await next();
   };
   const parse = koaBody({
     json: true,
+    jsonTypes,
     jsonLimit: limitBytes,
     jsonStrict: true,
     text: false,

@@ -20,9 +20,7 @@ export function problemTranslator(): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError(404, 'not-found', `No route for ${ctx.method} ${ctx.path}`);
-      }
+      if (ctx.status >= 400 && ctx.body === undefined) throw bodilessError(ctx);
     } catch (error) {
       const problem = toAppError(error);
       const log = ctx.state.log ?? console;
@@ -30,6 +28,14 @@ export function problemTranslator(): Middleware {
       writeProblem(ctx, problem);
     }
   };
+}
+
+/** An error status set without a body: no route (404), or the router's 405/501. */
+function bodilessError(ctx: Context): AppError {
+  const code = codeByStatus[ctx.status] ?? 'error';
+  if (ctx.status === 404) return new AppError(404, code, `No route for ${ctx.method} ${ctx.path}`);
+  if (ctx.status === 405) return new AppError(405, code, `${ctx.method} is not allowed here`);
+  return new AppError(ctx.status, code, ctx.message);
 }
 
 export function writeProblem(ctx: Context, error: AppError): void {

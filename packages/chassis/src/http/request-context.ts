@@ -32,7 +32,9 @@ export function requestContext(logger: Logger): Middleware {
 /** Keeps the caller's trace id (with a new span id for this hop) or starts a new trace. */
 function continueTrace(incoming: string): string {
   const match = traceparentPattern.exec(incoming);
-  const traceId = match && !/^0+$/.test(match[1]!) ? match[1] : randomBytes(16).toString('hex');
-  const flags = match?.[3] ?? '01';
+  // W3C Trace Context: an all-zero trace id or parent id makes the whole header invalid.
+  const isValid = match && !/^0+$/.test(match[1]!) && !/^0+$/.test(match[2]!);
+  const traceId = isValid ? match[1] : randomBytes(16).toString('hex');
+  const flags = isValid ? match[3] : '01';
   return `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
 }

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import Router from '@koa/router';
+import { call, startApp, type AppUnderTest } from './support.ts';
+
+const router = new Router().post('/echo', (ctx) => {
+  ctx.body = { received: ctx.request.body };
+});
+
+let app: AppUnderTest;
+beforeAll(async () => {
+  app = await startApp({ routers: [router], bodyLimitBytes: 1024 });
+});
+afterAll(() => app.close());
+
+describe('JSON request bodies', () => {
+  test('a JSON body within the limit reaches the route parsed', async () => {
+    const body = { note: 'n'.repeat(900) };
+
+    const response = await call(app.url, 'POST', '/echo', { body });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ received: body });
+  });
+
+  test('a +json media type is accepted as JSON', async () => {
+    const response = await call(app.url, 'POST', '/echo', {
+      body: { op: 'replace' },
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ received: { op: 'replace' } });
+  });
+
+  const refused: [string, Parameters<typeof call>[3], number, string][] = [
+    ['malformed JSON', { rawBody: '{"sku": "a", ' }, 400, 'malformed-json'],
+    ['a bare JSON string', { rawBody: '"hello"' }, 400, 'malformed-json'],
+    ['a body over bodyLimitBytes', { body: { note: 'n'.repeat(2000) } }, 413, 'payload-too-large'],
+    [
+      'a text/plain body',
+      { rawBody: 'hello', headers: { 'content-type': 'text/plain' } },
+      415,
+      'unsupported-media-type',
+    ],
+    [
+      'a form body',
+      { rawBody: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      415,
+      'unsupported-media-type',
+    ],
+  ];
+
+  test.each(refused)('%s → %i problem+json', async (_name, request, status, code) => {
+    const response = await call(app.url, 'POST', '/echo', request);
+
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(response.body).toMatchObject({ status, code, detail: expect.any(String) });
+  });
+
+  test('a chunked non-JSON body (no content-length) is refused with 415 too', async () => {
+    const chunks = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('hello'));
+        controller.close();
+      },
+    });
+
+    const response = await fetch(`${app.url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
+
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ code: 'unsupported-media-type' });
+  });
+});

@@ -1,0 +1,100 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** The repository root: services are started from here, `.data/` lives here by default. */
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+export const usage = `Usage: npm start -- [options]   (or: node dev/src/start.ts [options])
+
+  --replicas N       replicas per service (1-8, default 2)        env SIDECART_REPLICAS
+  --port P           local ingress port (default 8080)              env SIDECART_PORT
+  --data-dir DIR     PostgreSQL data, keys, logs, stack.json        env SIDECART_DATA_DIR
+                     (default .data at the repository root)
+  --services a,b     services to run (default: all in the catalog)  env SIDECART_SERVICES
+  --pg-port P        preferred PostgreSQL port (default 54329;      env SIDECART_PG_PORT
+                     a free one when it is taken)
+  --logs             stream replica logs to the console, prefixed  env SIDECART_LOGS=1
+  -h, --help         show this help
+
+  Also read: LOG_LEVEL (replicas, default info), ADMIN_EMAIL / ADMIN_PASSWORD (the first admin;
+  local-development defaults admin@sidecart.local / admin-local-dev-password).`;
+
+const sources: Record<string, string> = {
+  replicas: '--replicas / SIDECART_REPLICAS',
+  port: '--port / SIDECART_PORT',
+  logLevel: 'LOG_LEVEL',
+  postgresPort: '--pg-port / SIDECART_PG_PORT',
+  adminEmail: 'ADMIN_EMAIL',
+  adminPassword: 'ADMIN_PASSWORD',
+};
+
+const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const schema = z.object({
+  replicas: z.coerce.number().int().min(1).max(8),
+  port: z.coerce.number().int().min(1).max(65_535),
+  dataDir: z.string().min(1),
+  services: z.string().transform((list) =>
+    list
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  ),
+  logs: z.boolean(),
+  logLevel: z.enum(levels),
+  postgresPort: z.coerce.number().int().min(1).max(65_535),
+  // Local-development-only credentials of the first admin; override them in your environment.
+  adminEmail: z.email(),
+  adminPassword: z.string().min(12),
+  servicesDir: z.string().min(1),
+});
+
+export type DevConfig = Omit<z.output<typeof schema>, 'services'> & {
+  /** Names from the command line; empty means every service in the catalog. */
+  services: string[];
+  help: boolean;
+};
+
+/** Reads flags (which win) and environment once; throws a readable error on bad input. */
+export function loadDevConfig(argv = process.argv.slice(2), env = process.env): DevConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      replicas: { type: 'string', short: 'r' },
+      port: { type: 'string', short: 'p' },
+      'data-dir': { type: 'string' },
+      services: { type: 'string' },
+      'pg-port': { type: 'string' },
+      logs: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const result = schema.safeParse({
+    replicas: values.replicas ?? env.SIDECART_REPLICAS ?? 2,
+    port: values.port ?? env.SIDECART_PORT ?? 8080,
+    dataDir: path.resolve(
+      values['data-dir'] ?? env.SIDECART_DATA_DIR ?? path.join(repoRoot, '.data'),
+    ),
+    services: values.services ?? env.SIDECART_SERVICES ?? '',
+    logs: values.logs ?? ['1', 'true'].includes(env.SIDECART_LOGS ?? ''),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    postgresPort: values['pg-port'] ?? env.SIDECART_PG_PORT ?? 54_329,
+    adminEmail: env.ADMIN_EMAIL ?? 'admin@sidecart.local',
+    adminPassword: env.ADMIN_PASSWORD ?? 'admin-local-dev-password',
+    // Lets the runtime's own tests stand fixture apps in for the real services.
+    servicesDir: path.resolve(env.SIDECART_SERVICES_DIR ?? path.join(repoRoot, 'services')),
+  });
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      (issue) => `  ${sources[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`,
+    );
+    throw new Error(`invalid options:\n${problems.join('\n')}`);
+  }
+  return { ...result.data, help: values.help ?? false };
+}
+
+/** The environment replicas and migrations inherit (PATH, HOME, proxies...). */
+export function inheritedEnv(): Record<string, string | undefined> {
+  return { ...process.env };
+}

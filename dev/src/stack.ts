@@ -1,0 +1,171 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot, type DevConfig } from './config.ts';
+import { formatMs, report, shortPath } from './console-report.ts';
+import { startIngress, type Ingress } from './ingress.ts';
+import { runMigration } from './migrations.ts';
+import { freePort } from './ports.ts';
+import { startPostgres, type PostgresServer } from './postgres.ts';
+import { waitUntil } from './processes.ts';
+import { entryPoints, selectServices, serviceEnv, type ServiceDefinition } from './services.ts';
+import { describeLiveStack, liveStack, removeStackFile } from './stack-file.ts';
+import { initialStackFile, recordStack, type StackRecorder } from './stack-recorder.ts';
+import { Supervisor, type ServicePlan } from './supervisor.ts';
+import { watchReplicas } from './replica-events.ts';
+
+export interface RunningStack {
+  /** Resolves with a reason if the stack can no longer work (PostgreSQL died). */
+  readonly failed: Promise<string>;
+  /** Graceful: ingress closes, replicas drain, PostgreSQL stops last. */
+  stop(): Promise<void>;
+  /** SIGKILLs the replicas, so a graceful stop in progress finishes at once. */
+  kill(): Promise<void>;
+}
+
+interface Parts {
+  ingress?: Ingress;
+  recorder?: StackRecorder;
+  postgres?: PostgresServer;
+  supervisor?: Supervisor;
+}
+
+/** Starts PostgreSQL, migrations, replicas and the ingress; cleans up after itself if one fails. */
+export async function startStack(
+  config: DevConfig,
+  interrupt?: AbortSignal,
+): Promise<RunningStack> {
+  const startedAt = Date.now();
+  const services = selectServices(config.services);
+  const logsDir = path.join(config.dataDir, 'logs');
+  const other = liveStack(config.dataDir);
+  if (other) throw new Error(describeLiveStack(other, config.dataDir));
+  mkdirSync(logsDir, { recursive: true });
+  const parts: Parts = {};
+  try {
+    await bringUp(config, services, logsDir, parts, interrupt);
+  } catch (error) {
+    await tearDown(config, parts);
+    throw error;
+  }
+  const { recorder, supervisor } = parts as Required<Parts>;
+  recorder.update({ state: 'running', ready: true });
+  report.summary(recorder.current, Date.now() - startedAt);
+  return {
+    failed: parts.postgres!.crashed.then((code) => `PostgreSQL exited unexpectedly (code ${code})`),
+    stop: () => tearDown(config, parts),
+    kill: () => supervisor.kill(),
+  };
+}
+
+async function bringUp(
+  config: DevConfig,
+  services: ServiceDefinition[],
+  logsDir: string,
+  parts: Parts,
+  interrupt?: AbortSignal,
+) {
+  let stepStartedAt = Date.now();
+  // Ends a step: how long it took; stops here if Ctrl-C came meanwhile.
+  const lap = () => {
+    interrupt?.throwIfAborted();
+    const ms = Date.now() - stepStartedAt;
+    stepStartedAt = Date.now();
+    return ms;
+  };
+  const entries = services.map((service) => entryPoints(config.servicesDir, service.name));
+  parts.ingress = await startIngress({
+    port: config.port,
+    routes: services.flatMap((service) =>
+      service.prefixes.map((prefix) => ({ prefix, service: service.name })),
+    ),
+    targets: (service) => parts.supervisor?.healthyTargets(service) ?? [],
+    onUnreachable: (replica) => parts.supervisor?.markUnreachable(replica),
+  });
+  parts.recorder = recordStack(initialStackFile(config, services, logsDir, parts.ingress));
+  report.step(`ingress listening on http://localhost:${parts.ingress.port}`, lap());
+
+  const postgres = await startDatabases(config, services, logsDir, parts, lap);
+  const plans = services.map((service, index): ServicePlan => ({
+    name: service.name,
+    script: entries[index]!.main,
+    env: serviceEnv(service, config, postgres.url(service.database)),
+  }));
+  await Promise.all(
+    plans.map((plan, index) =>
+      runMigration({
+        service: plan.name,
+        script: entries[index]!.migrate,
+        env: plan.env,
+        cwd: repoRoot,
+        logFile: path.join(logsDir, `${plan.name}-migrate.log`),
+      }),
+    ),
+  );
+  report.step(`migrations: ${plans.map((plan) => plan.name).join(', ')}`, lap());
+
+  const supervisor = new Supervisor(plans, {
+    replicas: config.replicas,
+    cwd: repoRoot,
+    logsDir,
+    onOutput: config.logs ? report.output : undefined,
+  });
+  parts.supervisor = supervisor;
+  await startReplicas(supervisor, logsDir, parts.recorder, interrupt);
+}
+
+async function startDatabases(
+  config: DevConfig,
+  services: ServiceDefinition[],
+  logsDir: string,
+  parts: Parts,
+  lap: () => number,
+): Promise<PostgresServer> {
+  const postgres = await startPostgres({
+    dataDir: path.join(config.dataDir, 'postgres'),
+    port: await freePort(config.postgresPort),
+    logFile: path.join(logsDir, 'postgres.log'),
+    onLog: (line) => report.note(line),
+  });
+  parts.postgres = postgres;
+  const { port, dataDir, pid } = postgres;
+  parts.recorder?.update({ postgres: { port, dataDir, pid } });
+  const fresh = postgres.initialised ? ', new cluster' : '';
+  report.step(`postgres ready on 127.0.0.1:${port} (pid ${pid}${fresh})`, lap());
+  await Promise.all(services.map((service) => postgres.ensureDatabase(service.database)));
+  report.step(`databases: ${services.map((service) => service.database).join(', ')}`, lap());
+  return postgres;
+}
+
+async function startReplicas(
+  supervisor: Supervisor,
+  logsDir: string,
+  recorder: StackRecorder,
+  interrupt?: AbortSignal,
+) {
+  for (const status of supervisor.allStatuses()) recorder.updateReplica(status);
+  const everReady = watchReplicas(supervisor, recorder);
+  await supervisor.start();
+  const allReady = await waitUntil(() => {
+    interrupt?.throwIfAborted();
+    const statuses = supervisor.allStatuses();
+    const hopeless = statuses.find(
+      (status) => status.restarts >= 3 && !everReady.has(status.replica),
+    );
+    if (hopeless) {
+      const log = shortPath(path.join(logsDir, `${hopeless.replica}.log`));
+      throw new Error(`${hopeless.replica} keeps exiting before it is ready; see ${log}`);
+    }
+    return statuses.every((status) => everReady.has(status.replica));
+  }, 90_000);
+  if (!allReady) throw new Error(`replicas were not ready within ${formatMs(90_000)}`);
+}
+
+async function tearDown(config: DevConfig, parts: Parts): Promise<void> {
+  parts.recorder?.update({ state: 'stopping', ready: false });
+  const closed = parts.ingress?.close();
+  await parts.supervisor?.stop();
+  parts.ingress?.closeAllConnections();
+  await closed;
+  await parts.postgres?.stop();
+  if (parts.recorder) removeStackFile(config.dataDir);
+}

@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { inheritedEnv, repoRoot } from '../src/config.ts';
+import { isAlive, waitUntil } from '../src/processes.ts';
+import { temporaryDir } from './harness.ts';
+import { fixtureServicesDir, replicaPids, spawnStack } from './run-stack.ts';
+
+// The whole runtime (embedded PostgreSQL included) with the fixture app standing in for auth.
+describe('npm start', () => {
+  let dataDir: string;
+  let servicesDir: string;
+  const reset = () =>
+    spawnSync(process.execPath, [path.join(repoRoot, 'dev/src/reset.ts'), '--data-dir', dataDir], {
+      env: inheritedEnv(),
+      encoding: 'utf8',
+    });
+
+  beforeAll(() => {
+    dataDir = path.join(temporaryDir('sidecart-stack-test-'), 'data');
+    servicesDir = fixtureServicesDir();
+  });
+  afterAll(() => {
+    reset();
+    rmSync(path.dirname(dataDir), { recursive: true, force: true });
+    rmSync(servicesDir, { recursive: true, force: true });
+  });
+
+  test('starts, refuses a second stack on the same data, and stops on SIGINT leaving nothing alive', async () => {
+    const running = await spawnStack(dataDir, servicesDir, ['--replicas', '2']);
+    const stack = await running.ready();
+
+    const echoed = (await (await fetch(`${stack.ingress.url}/api/auth/echo`)).json()) as {
+      env: Record<string, string>;
+    };
+    expect(echoed.env).toMatchObject({
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      DATABASE_URL: expect.stringMatching(new RegExp(`:${stack.postgres!.port}/auth$`)),
+      ADMIN_EMAIL: 'admin@sidecart.local',
+    });
+    expect(statSync(echoed.env.AUTH_PRIVATE_KEY_FILE!).mode & 0o777).toBe(0o600);
+    expect(stack.services.auth!.replicas.map((r) => r.state)).toEqual(['healthy', 'healthy']);
+
+    const second = await spawnStack(dataDir, servicesDir);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain(`a stack is already running from ${dataDir}`);
+    expect(reset().status).toBe(1);
+
+    const pids = [...replicaPids(stack), stack.postgres!.pid];
+    running.child.kill('SIGINT');
+    expect(await running.exited).toBe(0);
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(false);
+  });
+
+  test('keeps data and the signing key between runs', async () => {
+    const keyFile = path.join(dataDir, 'keys', 'auth-signing-key.pem');
+    const first = await spawnStack(dataDir, servicesDir, ['--replicas', '1']);
+    await first.ready();
+    const key = readFileSync(keyFile, 'utf8');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await spawnStack(dataDir, servicesDir, ['--replicas', '1']);
+    const stack = await second.ready();
+
+    expect(readFileSync(keyFile, 'utf8')).toBe(key);
+    expect(second.output()).not.toContain('new cluster');
+    expect(stack.services.auth!.replicas).toHaveLength(1);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  test('after a SIGKILLed supervisor the replicas drain themselves and reset stops the leftover postgres', async () => {
+    const running = await spawnStack(dataDir, servicesDir, ['--replicas', '2']);
+    const stack = await running.ready();
+
+    running.child.kill('SIGKILL');
+    await running.exited;
+
+    expect(await waitUntil(() => replicaPids(stack).every((pid) => !isAlive(pid)), 10_000)).toBe(
+      true,
+    );
+    expect(isAlive(stack.postgres!.pid)).toBe(true);
+    const result = reset();
+    expect([result.status, result.stderr]).toEqual([0, '']);
+    expect(isAlive(stack.postgres!.pid)).toBe(false);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});

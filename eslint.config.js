@@ -12,7 +12,9 @@ const serviceBoundaries = (self) => ({
       {
         patterns: [
           {
-            group: services.filter((s) => s !== self).flatMap((s) => [`@sidecart/${s}`, `**/services/${s}/**`]),
+            group: services
+              .filter((s) => s !== self)
+              .flatMap((s) => [`@sidecart/${s}`, `**/services/${s}/**`]),
             message: 'Services never import each other: call them through Dapr.',
           },
           { group: ['@sidecart/dev', '**/dev/**'], message: 'Production code never imports dev/.' },
@@ -29,22 +31,39 @@ export default tseslint.config(
   {
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       // Configuration is parsed once, in config.ts files, and passed down (style.md).
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'Read the environment only in a config.ts file.' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Read the environment only in a config.ts file.',
+        },
       ],
     },
   },
   {
-    files: ['**/config.ts', '**/*.test.ts', '**/test/**', 'dev/src/test-postgres/**', '*.js', '**/jest.config.js'],
+    files: [
+      '**/config.ts',
+      '**/*.test.ts',
+      '**/test/**',
+      'dev/src/test-postgres/**',
+      '*.js',
+      '**/jest.config.js',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
     files: ['**/test/**', '**/*.test.ts'],
-    rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
   },
   ...services.map(serviceBoundaries),
   {
@@ -54,8 +73,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: services.map((s) => `@sidecart/${s}`).concat('**/services/**'), message: 'The chassis knows no service.' },
-            { group: ['@sidecart/dev', '**/dev/**'], message: 'Production code never imports dev/.' },
+            {
+              group: services.map((s) => `@sidecart/${s}`).concat('**/services/**'),
+              message: 'The chassis knows no service.',
+            },
+            {
+              group: ['@sidecart/dev', '**/dev/**'],
+              message: 'Production code never imports dev/.',
+            },
           ],
         },
       ],
@@ -66,7 +91,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@sidecart/*', 'koa', '@mikro-orm/*', '@dapr/*'], message: 'Contracts are pure schemas (zod only).' }] },
+        {
+          patterns: [
+            {
+              group: ['@sidecart/*', 'koa', '@mikro-orm/*', '@dapr/*'],
+              message: 'Contracts are pure schemas (zod only).',
+            },
+          ],
+        },
       ],
     },
   },
@@ -75,7 +107,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: services.map((s) => `@sidecart/${s}`).concat('**/services/**'), message: 'dev/ starts services as processes; it never imports their code.' }] },
+        {
+          patterns: [
+            {
+              group: services.map((s) => `@sidecart/${s}`).concat('**/services/**'),
+              message: 'dev/ starts services as processes; it never imports their code.',
+            },
+          ],
+        },
       ],
     },
   },

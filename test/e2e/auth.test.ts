@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { startStack, type RunningStack } from './stack.ts';
+
+interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+}
+
+describe('auth through the local stack (npm start)', () => {
+  let stack: RunningStack;
+  let stopped = false;
+  const email = `e2e-${Date.now()}@example.test`;
+  const password = 'correct-horse-battery-staple';
+
+  const call = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) =>
+    fetch(`${stack.baseUrl}/api/auth${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+
+  beforeAll(async () => {
+    stack = await startStack({ replicas: 2, services: ['auth'] });
+  });
+
+  afterAll(async () => {
+    if (!stopped) await stack?.stop();
+  });
+
+  test('runs two healthy auth replicas behind the ingress', () => {
+    const replicas = stack.stack.services.auth!.replicas;
+
+    expect(replicas.map((r) => [r.replica, r.state])).toEqual([
+      ['auth-0', 'healthy'],
+      ['auth-1', 'healthy'],
+    ]);
+    expect(stack.stack.postgres?.pid).toEqual(expect.any(Number));
+  });
+
+  test('register → login → me → refresh → reuse rejected → logout', async () => {
+    const registered = await call('/register', { body: { email, password, name: 'E2E' } });
+    expect(registered.status).toBe(201);
+
+    const login = await call('/login', { body: { email, password } });
+    expect(login.status).toBe(200);
+    const first = (await login.json()) as Tokens;
+
+    const me = await call('/me', { token: first.accessToken });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ email, roles: ['customer'] });
+
+    const refreshed = await call('/refresh', { body: { refreshToken: first.refreshToken } });
+    expect(refreshed.status).toBe(200);
+    const second = (await refreshed.json()) as Tokens;
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+
+    const reused = await call('/refresh', { body: { refreshToken: first.refreshToken } });
+    expect(reused.status).toBe(401);
+    expect(await reused.json()).toMatchObject({ code: 'refresh-token-reused' });
+    // Reuse revoked the whole family, so the second token is dead too.
+    expect((await call('/refresh', { body: { refreshToken: second.refreshToken } })).status).toBe(
+      401,
+    );
+
+    const again = (await (await call('/login', { body: { email, password } })).json()) as Tokens;
+    expect((await call('/logout', { body: { refreshToken: again.refreshToken } })).status).toBe(
+      204,
+    );
+    expect((await call('/refresh', { body: { refreshToken: again.refreshToken } })).status).toBe(
+      401,
+    );
+  });
+
+  test('answers problem+json 404 for a path no service owns', async () => {
+    const response = await fetch(`${stack.baseUrl}/api/nothing-here`);
+
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  test('Ctrl-C stops everything: no replica and no postgres left alive', async () => {
+    const result = await stack.stop();
+    stopped = true;
+
+    expect(result).toEqual({ exitCode: 0, alivePids: [] });
+  });
+});

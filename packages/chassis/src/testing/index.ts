@@ -43,3 +43,45 @@ export async function listen(app: Koa): Promise<TestServer> {
       }),
   };
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read bodies loosely
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/**
+ * A request with fetch for API tests: a JSON body is sent as application/json unless headers say
+ * otherwise, `token` becomes a bearer Authorization header, JSON answers are parsed.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read bodies loosely
+export async function call<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  options: {
+    body?: unknown;
+    rawBody?: string;
+    token?: string;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<JsonResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined || options.rawBody !== undefined)
+    headers['content-type'] ??= 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body:
+      options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+  });
+  const text = await response.text();
+  const isJson = /json/.test(response.headers.get('content-type') ?? '');
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: isJson && text ? JSON.parse(text) : text,
+  };
+}

@@ -77,3 +77,22 @@ describe('JSON request bodies', () => {
     expect(await response.json()).toMatchObject({ code: 'unsupported-media-type' });
   });
 });
+
+describe('NUL characters (PostgreSQL text cannot hold them)', () => {
+  test.each([
+    ['in a nested value', { a: { b: ['ok', 'x\u0000y'] } }, '/a/b/1'],
+    ['in a key', { ['k\u0000']: 1 }, '/k\u0000'],
+  ])('%s → 400 invalid-characters pointing at it', async (_name, body, pointer) => {
+    const response = await call(app.url, 'POST', '/echo', { body });
+
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ code: 'invalid-characters', errors: [{ pointer }] });
+  });
+
+  test('in the URL → 400, before any route runs', async () => {
+    const response = await call(app.url, 'POST', '/echo?q=%00', { body: {} });
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('invalid-characters');
+  });
+});

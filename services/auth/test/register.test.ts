@@ -166,3 +166,25 @@ describe('hostile input to POST /api/auth/register', () => {
     expect(pointers).toEqual(['/email', '/name', '/password']);
   });
 });
+
+describe('text PostgreSQL cannot store', () => {
+  test('a NUL character in a body or a query is a 400, not a database error', async () => {
+    const before = await countUsers();
+
+    const inName = await call(auth.url, 'POST', '/api/auth/register', {
+      body: newUser({ name: 'Ro\u0000bert' }),
+    });
+    const inLogin = await call(auth.url, 'POST', '/api/auth/login', {
+      body: { email: 'a\u0000@b.c', password: 'x' },
+    });
+
+    const inQuery = await call(auth.url, 'GET', '/api/auth/users?email=a%00b');
+
+    expect([inName.status, inLogin.status, inQuery.status]).toEqual([400, 400, 400]);
+    expect(inName.body).toMatchObject({
+      code: 'invalid-characters',
+      errors: [{ pointer: '/name' }],
+    });
+    expect(await countUsers()).toBe(before);
+  });
+});

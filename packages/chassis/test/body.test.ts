@@ -96,3 +96,22 @@ describe('NUL characters (PostgreSQL text cannot hold them)', () => {
     expect(response.body.code).toBe('invalid-characters');
   });
 });
+
+describe('deeply nested JSON', () => {
+  test('nesting past 32 levels → 400 too-deeply-nested, not a stack overflow', async () => {
+    const response = await call(app.url, 'POST', '/echo', {
+      rawBody: `${'['.repeat(400)}${']'.repeat(400)}`,
+    });
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('too-deeply-nested');
+  });
+
+  test('32 levels are fine', async () => {
+    const body = JSON.parse(`${'{"a":'.repeat(31)}1${'}'.repeat(31)}`);
+
+    const response = await call(app.url, 'POST', '/echo', { body });
+
+    expect(response.status).toBe(200);
+  });
+});

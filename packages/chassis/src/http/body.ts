@@ -1,14 +1,14 @@
 import type { Middleware } from 'koa';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import { AppError } from '../errors.ts';
-import { rejectNulCharacters } from './nul-guard.ts';
+import { guardInput } from './input-guard.ts';
 
 const parsedMethods = [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH];
 const methodsWithBody = new Set<string>(parsedMethods);
 /** The same list for the 415 check and the parser, or an accepted body would reach routes as {}. */
 const jsonTypes = ['application/json', '+json'];
 
-/** JSON bodies only, size-capped, free of NULs; anything else that carries a body gets 415. */
+/** JSON bodies only, size-capped, guarded (input-guard.ts); anything else that carries a body gets 415. */
 export function jsonBody(limitBytes: number): Middleware[] {
   const requireJson: Middleware = async (ctx, next) => {
     // A chunked body has no content-length but is a body all the same.
@@ -28,5 +28,5 @@ export function jsonBody(limitBytes: number): Middleware[] {
     multipart: false,
     parsedMethods,
   }) as Middleware;
-  return [requireJson, parse, rejectNulCharacters()];
+  return [requireJson, parse, guardInput()];
 }

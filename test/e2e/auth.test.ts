@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startStack, type RunningStack } from './stack.ts';
 
@@ -79,6 +82,30 @@ describe('auth through the local stack (npm start)', () => {
 
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  test('hostile encodings and methods get 4xx through the ingress, and no replica logs an error', async () => {
+    const garbage = (encoding: string) =>
+      fetch(`${stack.baseUrl}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body: 'not compressed at all',
+      });
+    const trace = await new Promise<number | undefined>((resolve, reject) => {
+      request(`${stack.baseUrl}/api/auth/login`, { method: 'TRACE' }, (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      })
+        .on('error', reject)
+        .end();
+    });
+
+    const statuses = [(await garbage('gzip')).status, (await garbage('br')).status, trace];
+
+    expect(statuses).toEqual([400, 400, 405]);
+    const logsDir = path.join(stack.dataDir, 'logs');
+    const logs = readdirSync(logsDir).map((file) => readFileSync(path.join(logsDir, file), 'utf8'));
+    expect(logs.join('\n')).not.toMatch(/"level":(50|60)/);
   });
 
   test('Ctrl-C stops everything: no replica and no postgres left alive', async () => {

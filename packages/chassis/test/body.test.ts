@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import Router from '@koa/router';
 import { call, startApp, type AppUnderTest } from './support.ts';
@@ -113,5 +114,31 @@ describe('deeply nested JSON', () => {
     const response = await call(app.url, 'POST', '/echo', { body });
 
     expect(response.status).toBe(200);
+  });
+});
+
+describe('compressed bodies', () => {
+  test.each(['gzip', 'deflate', 'br'])(
+    'a body that claims %s but is not → 400 malformed-body',
+    async (encoding) => {
+      const response = await call(app.url, 'POST', '/echo', {
+        rawBody: 'not compressed at all',
+        headers: { 'content-encoding': encoding },
+      });
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('malformed-body');
+    },
+  );
+
+  test('a real gzip body is inflated and parsed', async () => {
+    const response = await fetch(`${app.url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ ok: 1 })),
+    });
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ received: { ok: 1 } });
   });
 });

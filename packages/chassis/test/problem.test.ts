@@ -147,6 +147,23 @@ describe('the problem translator', () => {
     expect(response.body).toMatchObject({ status: 405, code: 'method-not-allowed' });
   });
 
+  test('a method the router does not know (TRACE) is a 405 too, never a 5xx', async () => {
+    const { request } = await import('node:http');
+    const answer = await new Promise<{ status?: number; type?: string }>((resolve, reject) => {
+      request(`${app.url}/items/42`, { method: 'TRACE' }, (response) => {
+        response.resume();
+        resolve({ status: response.statusCode, type: response.headers['content-type'] });
+      })
+        .on('error', reject)
+        .end();
+    });
+
+    expect(answer).toEqual({
+      status: 405,
+      type: expect.stringMatching(/^application\/problem\+json/),
+    });
+  });
+
   test('a matched route still answers normally', async () => {
     const response = await call(app.url, 'GET', '/items/42');
 

@@ -27,6 +27,19 @@ export function jsonBody(limitBytes: number): Middleware[] {
     urlencoded: false,
     multipart: false,
     parsedMethods,
+    onError: rethrowParseError,
   }) as Middleware;
   return [requireJson, parse, guardInput()];
+}
+
+/**
+ * Parse failures that carry an HTTP status (400 bad JSON, 413, 415 charset) go on as they are;
+ * anything else came from reading the body itself — a gzip/deflate/br body that is not — and is
+ * the client's fault as well.
+ */
+function rethrowParseError(error: Error & { status?: number }): never {
+  if (typeof error.status === 'number' && error.status < 500) throw error;
+  throw new AppError(400, 'malformed-body', 'The request body could not be read (bad encoding?)', {
+    cause: error,
+  });
 }

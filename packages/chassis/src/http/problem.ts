@@ -12,7 +12,6 @@ const codeByStatus: Record<number, string> = {
   406: 'not-acceptable',
   413: 'payload-too-large',
   415: 'unsupported-media-type',
-  501: 'not-implemented',
 };
 
 /** The central error translator: first in the chain, it turns every failure into problem+json. */
@@ -30,12 +29,18 @@ export function problemTranslator(): Middleware {
   };
 }
 
-/** An error status set without a body: no route (404), or the router's 405/501. */
+/**
+ * An error status set without a body: no route (404), or the router's 405/501. A method the
+ * router does not know at all (TRACE) is the client's mistake too: 405, never a 5xx.
+ */
 function bodilessError(ctx: Context): AppError {
-  const code = codeByStatus[ctx.status] ?? 'error';
-  if (ctx.status === 404) return new AppError(404, code, `No route for ${ctx.method} ${ctx.path}`);
-  if (ctx.status === 405) return new AppError(405, code, `${ctx.method} is not allowed here`);
-  return new AppError(ctx.status, code, ctx.message);
+  if (ctx.status === 404) {
+    return new AppError(404, 'not-found', `No route for ${ctx.method} ${ctx.path}`);
+  }
+  if (ctx.status === 405 || ctx.status === 501) {
+    return new AppError(405, 'method-not-allowed', `${ctx.method} is not allowed here`);
+  }
+  return new AppError(ctx.status, codeByStatus[ctx.status] ?? 'error', ctx.message);
 }
 
 export function writeProblem(ctx: Context, error: AppError): void {

@@ -1,11 +1,10 @@
 import Router from '@koa/router';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@sidecart/chassis';
 import { loginBody, refreshTokenBody } from './sessions.schemas.ts';
 import { logIn, logOut, refreshTokens, type TokenDeps } from './sessions.use-cases.ts';
 
 export function sessionsRoutes(orm: MikroORM, deps: TokenDeps): Router {
-  const em = () => orm.em as EntityManager;
+  const em = () => orm.em;
   const router = new Router({ prefix: '/api/auth' });
 
   router.post('/login', async (ctx) => {

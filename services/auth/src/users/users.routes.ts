@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   currentUser,
   etagOf,
@@ -11,11 +10,11 @@ import {
   type TokenVerifier,
 } from '@sidecart/chassis';
 import { toUserDto, User } from './user.entity.ts';
-import { listUsersQuery, registerBody, updateUserBody, userId } from './users.schemas.ts';
+import { listUsersQuery, parseUserId, registerBody, updateUserBody } from './users.schemas.ts';
 import { changeRoles, deleteUser, findUser, listUsers, registerUser } from './users.use-cases.ts';
 
 export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
-  const em = () => orm.em as EntityManager;
+  const em = () => orm.em;
   const router = new Router({ prefix: '/api/auth' });
   const signedIn = requireUser(verify);
   const admin = [signedIn, requireRole('admin')];
@@ -39,7 +38,7 @@ export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
   });
 
   router.get('/users/:id', ...admin, async (ctx) => {
-    const user = await findUser(em(), userId.safeParse(ctx.params.id).data);
+    const user = await findUser(em(), parseUserId(ctx.params.id));
     ctx.set('etag', etagOf(user.version));
     ctx.body = toUserDto(user);
   });
@@ -47,7 +46,7 @@ export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
   router.patch('/users/:id', ...admin, async (ctx) => {
     const expectedVersion = requireIfMatch(ctx);
     const { roles } = updateUserBody.parse(ctx.request.body);
-    const id = userId.safeParse(ctx.params.id).data ?? '';
+    const id = parseUserId(ctx.params.id);
     const user = await changeRoles(em(), {
       id,
       roles,
@@ -59,7 +58,7 @@ export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
   });
 
   router.delete('/users/:id', ...admin, async (ctx) => {
-    await deleteUser(em(), userId.safeParse(ctx.params.id).data ?? '', currentUser(ctx.state).id);
+    await deleteUser(em(), parseUserId(ctx.params.id), currentUser(ctx.state).id);
     ctx.status = 204;
   });
 

@@ -1,3 +1,4 @@
+import { notFound } from '@sidecart/chassis';
 import { z } from 'zod';
 import { accountTypes, roles } from './user.entity.ts';
 
@@ -19,4 +20,8 @@ export const listUsersQuery = z.strictObject({
 });
 
 /** An id that is not a UUID names no user: 404, and never a database cast error. */
-export const userId = z.uuid();
+export function parseUserId(raw: string | undefined): string {
+  const parsed = z.uuid().safeParse(raw);
+  if (!parsed.success) throw notFound('user');
+  return parsed.data;
+}

@@ -25,8 +25,8 @@ export async function registerUser(em: EntityManager, input: z.output<typeof reg
   return user;
 }
 
-export async function findUser(em: EntityManager, id: string | undefined) {
-  const user = id && (await em.findOne(User, { id }));
+export async function findUser(em: EntityManager, id: string) {
+  const user = await em.findOne(User, { id });
   if (!user) throw notFound('user', id);
   return user;
 }

@@ -7,6 +7,10 @@ export interface ProblemField {
   code: string;
 }
 
+/** One JSON-pointer segment (RFC 6901): `~` and `/` escaped. */
+export const pointerSegment = (key: string | number) =>
+  `/${String(key).replaceAll('~', '~0').replaceAll('/', '~1')}`;
+
 export interface AppErrorOptions {
   cause?: unknown;
   errors?: ProblemField[];

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { badRequest } from '../errors.ts';
+import { badRequest, pointerSegment } from '../errors.ts';
 
 /** No API body nests deeper; anything deeper is an attack on recursive code further down. */
 const maxDepth = 32;
@@ -32,7 +32,7 @@ function checkJson(body: unknown): void {
       throw badRequest('too-deeply-nested', `JSON must not nest deeper than ${maxDepth} levels`);
     }
     for (const [key, child] of Object.entries(value)) {
-      const path = `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+      const path = pointer + pointerSegment(key);
       if (key.includes('\u0000')) throw nulIn(path);
       pending.push({ value: child, pointer: path, depth: depth + 1 });
     }

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { NotFoundError, OptimisticLockError } from '@mikro-orm/core';
 import { ZodError } from 'zod';
-import { AppError, type ProblemField } from '../errors.ts';
+import { AppError, pointerSegment, type ProblemField } from '../errors.ts';
 
 const codeByStatus: Record<number, string> = {
   400: 'bad-request',
@@ -83,10 +83,8 @@ export function toAppError(error: unknown): AppError {
 }
 
 function toProblemField(issue: ZodError['issues'][number]): ProblemField {
-  const pointer = issue.path.map(
-    (part) => `/${String(part).replaceAll('~', '~0').replaceAll('/', '~1')}`,
-  );
-  return { pointer: pointer.join('') || '/', message: issue.message, code: issue.code };
+  const pointer = issue.path.map((part) => pointerSegment(String(part))).join('');
+  return { pointer: pointer || '/', message: issue.message, code: issue.code };
 }
 
 function httpStatusOf(error: unknown): number | undefined {

@@ -19,6 +19,19 @@ export const baseConfigSchema = z.object({
     .default(64 * 1024),
 });
 
+/** The Dapr sidecar beside the service: `baseConfigSchema.extend(daprConfigSchema.shape)`. */
+export const daprConfigSchema = z.object({
+  DAPR_HOST: z.string().min(1).default('127.0.0.1'),
+  DAPR_HTTP_PORT: z.coerce.number().int().min(1).max(65_535).default(3500),
+  /** Sent to the sidecar on every call (its DAPR_API_TOKEN). */
+  DAPR_API_TOKEN: z.string().min(1).optional(),
+  /** What the sidecar sends us as `dapr-api-token` (its APP_API_TOKEN); checked when set. */
+  APP_API_TOKEN: z.string().min(1).optional(),
+  /** Deadline of each Dapr call (the SDK has none). */
+  DAPR_TIMEOUT_MS: z.coerce.number().int().min(1).default(5_000),
+  PUBSUB_NAME: z.string().min(1).default('pubsub'),
+});
+
 export class ConfigError extends Error {
   readonly problems: string[];
 

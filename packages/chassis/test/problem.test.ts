@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { NotFoundError, OptimisticLockError } from '@mikro-orm/core';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { DaprError } from '../src/dapr/errors.ts';
 import { AppError } from '../src/errors.ts';
 import { call, startApp, type AppUnderTest } from './support.ts';
 
@@ -33,6 +34,12 @@ const router = new Router()
   })
   .get('/crash', () => {
     throw new Error('secret internals');
+  })
+  .get('/dapr-404', () => {
+    throw new DaprError(404, 'the callee answered 404', { errorCode: undefined });
+  })
+  .get('/dapr-down', () => {
+    throw new DaprError(500, 'failed to invoke', { errorCode: 'ERR_DIRECT_INVOKE' });
   })
   .get('/items/:id', (ctx) => {
     ctx.body = { id: ctx.params.id };
@@ -169,5 +176,16 @@ describe('the problem translator', () => {
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ id: '42' });
+  });
+
+  test("a failed Dapr call is never the client's fault: 502, or 503 + Retry-After", async () => {
+    const failed = await call(app.url, 'GET', '/dapr-404');
+    expect(failed.status).toBe(502);
+    expect(failed.body).toMatchObject({ code: 'dependency-failed', status: 502 });
+
+    const down = await call(app.url, 'GET', '/dapr-down');
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('1');
+    expect(down.body).toMatchObject({ code: 'dependency-unavailable', status: 503 });
   });
 });

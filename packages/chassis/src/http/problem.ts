@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { NotFoundError, OptimisticLockError } from '@mikro-orm/core';
 import { ZodError } from 'zod';
+import { DaprError, isUnavailable } from '../dapr/errors.ts';
 import { AppError, pointerSegment, type ProblemField } from '../errors.ts';
 
 const codeByStatus: Record<number, string> = {
@@ -70,6 +71,17 @@ export function toAppError(error: unknown): AppError {
     return new AppError(412, 'version-mismatch', 'The resource was changed by someone else');
   }
   if (error instanceof NotFoundError) return new AppError(404, 'not-found', 'Not found');
+  // A Dapr call that failed is never the client's fault, whatever status the callee answered.
+  if (error instanceof DaprError) {
+    return isUnavailable(error)
+      ? new AppError(503, 'dependency-unavailable', 'A service this request needs is unavailable', {
+          headers: { 'Retry-After': '1' },
+          cause: error,
+        })
+      : new AppError(502, 'dependency-failed', 'A service this request needs failed', {
+          cause: error,
+        });
+  }
   const status = httpStatusOf(error);
   if (status !== undefined && status < 500) {
     const code = isJsonParseError(error)

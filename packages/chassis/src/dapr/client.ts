@@ -1,0 +1,190 @@
+import { CommunicationProtocolEnum, DaprClient } from '@dapr/dapr';
+import type { Logger } from '../logger.ts';
+import { clientErrorCodes, DaprError, toDaprError } from './errors.ts';
+import { sdkHeaders, sdkLogger, sdkLogLevel, toSdkItem, toSdkVerb } from './sdk.ts';
+
+export interface DaprClientOptions {
+  host: string;
+  port: number;
+  /** DAPR_API_TOKEN: sent as `dapr-api-token` on every call. */
+  apiToken?: string;
+  /** Per call; the SDK has no timeout of its own. */
+  timeoutMs: number;
+  logger: Logger;
+}
+
+export interface InvokeOptions {
+  /** Defaults to POST when there is a body, else GET. */
+  httpMethod?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Sent as JSON when an object; the SDK sends no body at all for `0`, `''` or `false`. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Rejects the call early with the signal's reason (the request itself keeps running). */
+  signal?: AbortSignal;
+}
+
+export interface StateItem {
+  key: string;
+  value: unknown;
+  /** Write only if the stored etag still matches; a mismatch throws (see isEtagMismatch). */
+  etag?: string;
+  /** `first-write` without an etag inserts only: an existing key is a mismatch. */
+  concurrency?: 'first-write' | 'last-write';
+  ttlInSeconds?: number;
+}
+
+export type StateOperation =
+  ({ operation: 'upsert' } & StateItem) | { operation: 'delete'; key: string; etag?: string };
+
+export interface PublishOptions {
+  /** The CloudEvent id; pass the outbox id so a republished event keeps its id (inbox dedupe). */
+  id?: string;
+  /** W3C trace context to continue in the subscriber. */
+  traceparent?: string;
+  metadata?: Record<string, string>;
+  contentType?: string;
+}
+
+/** The Dapr building blocks the services use, with typed errors (DaprError) and a timeout. */
+export interface Dapr {
+  invoke<T = unknown>(appId: string, method: string, options?: InvokeOptions): Promise<T>;
+  /** `undefined` when the key does not exist (or expired); etag `''` if the store keeps none. */
+  getState<T = unknown>(
+    store: string,
+    key: string,
+  ): Promise<{ value: T; etag: string } | undefined>;
+  saveState(store: string, items: StateItem[]): Promise<void>;
+  deleteState(store: string, key: string, options?: { etag?: string }): Promise<void>;
+  /** All or nothing; an etag conflict is a 500 ERR_STATE_TRANSACTION here (dapr-api.md §3.8). */
+  transactState(store: string, operations: StateOperation[]): Promise<void>;
+  publish(pubsub: string, topic: string, data: unknown, options?: PublishOptions): Promise<void>;
+  /**
+   * Calls the SDK's stop(), which destroys its keep-alive agents. They are static: shared by every
+   * DaprClient in the process, so this cuts their in-flight requests too. Call it once, at shutdown,
+   * after the server has drained (later calls would still work, on new connections).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * One DaprClient (HTTP) behind the quirks of @dapr/dapr 3.18 (dapr-api.md §7): its thrown JSON
+ * strings and `{ error }` results become DaprError, the ETag it drops is read through bulk get,
+ * state options become its numeric enums, and every call gets a deadline. The first call waits for
+ * the sidecar (the SDK polls GET /v1.0/metadata for up to ~30 s), within that same deadline.
+ */
+export function createDaprClient(options: DaprClientOptions): Dapr {
+  const sdk = new DaprClient({
+    daprHost: options.host,
+    daprPort: String(options.port),
+    communicationProtocol: CommunicationProtocolEnum.HTTP,
+    daprApiToken: options.apiToken,
+    logger: { level: sdkLogLevel, service: sdkLogger(options.logger) },
+  });
+  const run = <T>(call: string, work: () => Promise<T>, signal?: AbortSignal) =>
+    withDeadline(call, options.timeoutMs, work, signal);
+  let closing: Promise<void> | undefined;
+
+  return {
+    invoke: (appId, method, { httpMethod, body, headers, signal } = {}) =>
+      run(
+        `invoke ${appId}/${method}`,
+        async () => {
+          const verb = httpMethod ?? (body === undefined ? 'GET' : 'POST');
+          const path = method.replace(/^\/+/, '');
+          const sent = sdkHeaders(headers);
+          return (await sdk.invoker.invoke(appId, path, toSdkVerb(verb), body as object, {
+            headers: sent,
+          })) as never;
+        },
+        signal,
+      ),
+
+    getState: (store, key) =>
+      run(`getState ${store}`, async () => {
+        // state.get discards the ETag header (js-sdk#540); bulk get returns it per item.
+        const items = (await sdk.state.getBulk(store, [key])) as BulkItem[];
+        const item = items.find((candidate) => candidate.key === key);
+        if (item?.error) {
+          throw new DaprError(500, `getState ${store} failed: ${item.error}`, {
+            errorCode: 'ERR_STATE_GET',
+            body: item,
+          });
+        }
+        if (item?.data === undefined) return undefined;
+        return { value: item.data as never, etag: item.etag ?? '' };
+      }),
+
+    saveState: (store, items) =>
+      run(`saveState ${store}`, async () => {
+        // Never throws: resolves { error } (js-sdk#551).
+        const { error } = await sdk.state.save(store, items.map(toSdkItem));
+        if (error) throw error;
+      }),
+
+    deleteState: (store, key, { etag } = {}) =>
+      run(`deleteState ${store}`, async () => {
+        // The SDK puts the key into the path as it is; Dapr query-unescapes it (a `+` would become a space).
+        const { error } = await sdk.state.delete(store, encodeURIComponent(key), { etag });
+        if (error) throw error;
+      }),
+
+    transactState: (store, operations) =>
+      run(`transactState ${store}`, () =>
+        sdk.state.transaction(
+          store,
+          operations.map(({ operation, ...item }) => ({
+            operation,
+            // The SDK types the etag as { value }, but sends the request as given: Dapr wants a string.
+            request: toSdkItem({ value: undefined, ...item }) as never,
+          })),
+        ),
+      ),
+
+    publish: (pubsub, topic, data, { id, traceparent, metadata, contentType } = {}) =>
+      run(`publish ${pubsub}/${topic}`, async () => {
+        const { error } = await sdk.pubsub.publish(pubsub, topic, data as object, {
+          contentType,
+          metadata: {
+            ...metadata,
+            // dapr-api.md §4.1: overrides of the CloudEvent Dapr generates.
+            ...(id ? { 'cloudevent.id': id } : {}),
+            ...(traceparent ? { 'cloudevent.traceparent': traceparent } : {}),
+          },
+        });
+        if (error) throw error;
+      }),
+
+    close: () => (closing ??= sdk.stop()),
+  };
+}
+
+interface BulkItem {
+  key: string;
+  data?: unknown;
+  etag?: string;
+  error?: string;
+}
+
+/** Settles with the call, a 504 DaprError after `timeoutMs`, or the signal's reason. */
+function withDeadline<T>(
+  call: string,
+  timeoutMs: number,
+  work: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      const message = `${call} failed: no answer from Dapr within ${timeoutMs} ms`;
+      reject(new DaprError(504, message, { errorCode: clientErrorCodes.timeout }));
+    }, timeoutMs);
+    const abort = () => reject(signal?.reason);
+    signal?.addEventListener('abort', abort, { once: true });
+    work()
+      .then(resolve, (error: unknown) => reject(toDaprError(error, call)))
+      .finally(() => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+      });
+  });
+}

@@ -1,0 +1,53 @@
+import {
+  LogLevel,
+  StateConcurrencyEnum,
+  StateConsistencyEnum,
+  type HttpMethod,
+  type LoggerService,
+} from '@dapr/dapr';
+import type { Logger } from '../logger.ts';
+import type { StateItem } from './client.ts';
+
+const concurrencies = {
+  'first-write': StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE,
+  'last-write': StateConcurrencyEnum.CONCURRENCY_LAST_WRITE,
+} as const;
+
+/** The SDK drops string concurrency values silently; it wants its numeric enum (dapr-api.md §7). */
+export function toSdkItem({ key, value, etag, concurrency, ttlInSeconds }: StateItem) {
+  return {
+    key,
+    value,
+    etag,
+    // A number here is a 400 from Dapr: metadata values are strings (dapr-api.md §3.3).
+    metadata: ttlInSeconds === undefined ? undefined : { ttlInSeconds: String(ttlInSeconds) },
+    options: concurrency && {
+      concurrency: concurrencies[concurrency],
+      consistency: StateConsistencyEnum.CONSISTENCY_UNSPECIFIED,
+    },
+  };
+}
+
+/** The SDK honours an explicit content type only under the exact key `Content-Type`. */
+export function sdkHeaders(headers: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) =>
+      name.toLowerCase() === 'content-type' ? ['Content-Type', value] : [name, value],
+    ),
+  );
+}
+
+export const toSdkVerb = (verb: string) => verb.toLowerCase() as HttpMethod;
+
+/** Capped at Info: the SDK's verbose/debug lines print request headers, the API token included. */
+export const sdkLogLevel = LogLevel.Info;
+
+/**
+ * The SDK logs every `{ error }` it returns at ERROR, though the adapter throws it to a caller who
+ * decides (an etag mismatch is routine): its lines go to debug.
+ */
+export function sdkLogger(logger: Logger): LoggerService {
+  const log = logger.child({ component: 'dapr-sdk' });
+  const write = (message: unknown) => log.debug(String(message));
+  return { error: write, warn: write, info: write, verbose: write, debug: write };
+}

@@ -1,7 +1,7 @@
 // Brings koa-body's typing of ctx.request.body to every service.
 export type {} from 'koa-body';
 export { createApp, type CreateAppOptions, type ServiceApp } from './app.ts';
-export { baseConfigSchema, ConfigError, loadConfig } from './config.ts';
+export { baseConfigSchema, ConfigError, daprConfigSchema, loadConfig } from './config.ts';
 export * from './errors.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { serve, startService, type RunningServer, type ServeOptions } from './server.ts';
@@ -25,3 +25,39 @@ export {
   type KeyResolver,
   type TokenVerifier,
 } from './auth/verify-token.ts';
+export {
+  createDaprClient,
+  type Dapr,
+  type DaprClientOptions,
+  type InvokeOptions,
+  type PublishOptions,
+  type StateItem,
+  type StateOperation,
+} from './dapr/client.ts';
+export {
+  clientErrorCodes,
+  DaprError,
+  isEtagMismatch,
+  isUnavailable,
+  type DaprErrorOptions,
+} from './dapr/errors.ts';
+export { daprJwksFetcher } from './dapr/jwks-fetcher.ts';
+export {
+  daprSubscriptions,
+  deadLetterTopicOf,
+  defineSubscription,
+  type DaprEvent,
+  type DaprSubscriptionsOptions,
+  type HandlerOutcome,
+  type Subscription,
+} from './dapr/subscriptions.ts';
+export { handleOnce, InboxEvent, type HandleResult } from './messaging/inbox.ts';
+export { messagingEntities, messagingMigration } from './messaging/migration.ts';
+export { OutboxEvent, recordEvent, type RecordedEvent } from './messaging/outbox.ts';
+export {
+  publishWithDapr,
+  startOutboxRelay,
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  type PublishEvent,
+} from './messaging/outbox-relay.ts';

@@ -1,0 +1,161 @@
+import { LockMode, type EntityManager, type EventSubscriber } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Dapr } from '../dapr/client.ts';
+import type { Logger } from '../logger.ts';
+import { OutboxEvent } from './outbox.ts';
+
+/** Sends one event (its `id` as the CloudEvent id); throws when the broker did not take it. */
+export type PublishEvent = (event: OutboxEvent) => Promise<void>;
+
+/**
+ * Publishes through the Dapr sidecar: the outbox id becomes the CloudEvent id (dapr-api.md §4.1
+ * `cloudevent.id`), so a re-published event keeps its id and consumers' inboxes drop the copy.
+ */
+export const publishWithDapr =
+  (dapr: Pick<Dapr, 'publish'>, pubsub: string): PublishEvent =>
+  (event) =>
+    dapr.publish(pubsub, event.topic, event.data, {
+      id: event.id,
+      traceparent: event.traceparent ?? undefined,
+    });
+
+export interface OutboxRelayOptions {
+  orm: MikroORM;
+  /** Must give up in bounded time: the batch keeps its rows locked while it publishes. */
+  publish: PublishEvent;
+  logger: Logger;
+  batchSize?: number;
+  /** How often to look for events when no commit nudged the relay. */
+  intervalMs?: number;
+  /** Back-off after a failed publish: doubles from `retryDelayMs` up to `maxRetryDelayMs`. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** Published events are kept this long (for inspection), then deleted. */
+  retentionMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Looks for events now instead of at the next poll. */
+  nudge(): void;
+  /** Lets the batch in flight finish (published or rescheduled), then stops. */
+  stop(): Promise<void>;
+}
+
+const hourMs = 3_600_000;
+
+type RelaySettings = Required<OutboxRelayOptions>;
+
+/**
+ * Publishes outbox events at least once, oldest first, from any number of replicas: each batch
+ * is claimed with `for update skip locked`, so replicas never work on the same event at once.
+ * A failed event is retried later with back-off, never dropped. Commits through `orm` that
+ * recorded events nudge the relay.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const settings: RelaySettings = {
+    ...options,
+    batchSize: options.batchSize ?? 50,
+    intervalMs: options.intervalMs ?? 1000,
+    retryDelayMs: options.retryDelayMs ?? 1000,
+    maxRetryDelayMs: options.maxRetryDelayMs ?? 60_000,
+    retentionMs: options.retentionMs ?? 24 * hourMs,
+  };
+  let isStopped = false;
+  let isNudged = false;
+  let wake = () => {};
+
+  const nudge = () => {
+    isNudged = true;
+    wake();
+  };
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => wake(), settings.intervalMs);
+      wake = () => {
+        clearTimeout(timer);
+        wake = () => {};
+        resolve();
+      };
+    });
+
+  async function run(): Promise<void> {
+    let lastCleanup = 0;
+    while (!isStopped) {
+      isNudged = false;
+      let isBatchFull = false;
+      try {
+        isBatchFull = (await relayBatch(settings)) === settings.batchSize;
+        if (Date.now() - lastCleanup >= Math.min(settings.retentionMs, hourMs)) {
+          await deletePublished(settings);
+          lastCleanup = Date.now();
+        }
+      } catch (error) {
+        settings.logger.error({ err: error }, 'outbox relay round failed; will retry');
+      }
+      if (!isBatchFull && !isNudged && !isStopped) await pause();
+    }
+  }
+
+  settings.orm.em
+    .getEventManager()
+    .registerSubscriber(nudgeAfterCommit(() => isStopped || nudge()));
+  const running = run();
+  return {
+    nudge,
+    async stop() {
+      isStopped = true;
+      wake();
+      await running;
+    },
+  };
+}
+
+/** Claims a batch, publishes it and commits the outcome of each event; returns the batch size. */
+function relayBatch(settings: RelaySettings): Promise<number> {
+  return settings.orm.em.fork().transactional(async (em) => {
+    const events = await em.find(
+      OutboxEvent,
+      { publishedAt: null, nextAttemptAt: { $lte: new Date() } },
+      {
+        orderBy: { createdAt: 'asc' },
+        limit: settings.batchSize,
+        lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE,
+      },
+    );
+    for (const event of events) await publishOne(settings, event);
+    return events.length;
+  });
+}
+
+async function publishOne(settings: RelaySettings, event: OutboxEvent): Promise<void> {
+  try {
+    await settings.publish(event);
+    event.publishedAt = new Date();
+  } catch (error) {
+    event.attempts += 1;
+    event.lastError = error instanceof Error ? error.message : String(error);
+    const delay = settings.retryDelayMs * 2 ** (event.attempts - 1);
+    event.nextAttemptAt = new Date(Date.now() + Math.min(delay, settings.maxRetryDelayMs));
+    settings.logger.warn(
+      { err: error, eventId: event.id, topic: event.topic, attempts: event.attempts },
+      'publishing an outbox event failed; will retry',
+    );
+  }
+}
+
+const deletePublished = (settings: RelaySettings) =>
+  settings.orm.em.fork().nativeDelete(OutboxEvent, {
+    publishedAt: { $lt: new Date(Date.now() - settings.retentionMs) },
+  });
+
+/** Nudges once a transaction that inserted outbox events has committed (not at a savepoint). */
+function nudgeAfterCommit(nudge: () => void): EventSubscriber<OutboxEvent> {
+  const withEvents = new WeakSet<EntityManager>();
+  return {
+    getSubscribedEntities: () => [OutboxEvent],
+    afterCreate: ({ em }) => void withEvents.add(em),
+    afterTransactionCommit: ({ em, transaction }) => {
+      if (!transaction?.savepointName && withEvents.delete(em)) nudge();
+    },
+  };
+}

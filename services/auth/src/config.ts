@@ -1,7 +1,9 @@
-import { baseConfigSchema, loadConfig } from '@sidecart/chassis';
+import { baseConfigSchema, daprConfigSchema, loadConfig } from '@sidecart/chassis';
 import { z } from 'zod';
 
 export const authConfigSchema = baseConfigSchema
+  // The sidecar is used only by the outbox relay, which main.ts starts: tests need none.
+  .extend(daprConfigSchema.shape)
   .extend({
     /** PEM (PKCS#8) RSA private key, inline (a Kubernetes Secret as env) ... */
     AUTH_PRIVATE_KEY: z.string().min(1).optional(),

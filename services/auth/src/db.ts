@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { createOrm, type Logger } from '@sidecart/chassis';
+import { createOrm, messagingEntities, type Logger } from '@sidecart/chassis';
 import { migrations } from './migrations/index.ts';
 import { RefreshToken } from './sessions/refresh-token.entity.ts';
 import { User } from './users/user.entity.ts';
 
-export const entities = [User, RefreshToken];
+export const entities = [User, RefreshToken, ...messagingEntities];
 
 export const migrationsPath = fileURLToPath(new URL('./migrations', import.meta.url));
 

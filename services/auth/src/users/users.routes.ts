@@ -20,7 +20,8 @@ export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
   const admin = [signedIn, requireRole('admin')];
 
   router.post('/register', async (ctx) => {
-    const user = await registerUser(em(), registerBody.parse(ctx.request.body));
+    const input = registerBody.parse(ctx.request.body);
+    const user = await registerUser(em(), input, ctx.state.traceparent);
     ctx.status = 201;
     ctx.set('location', `/api/auth/users/${user.id}`);
     ctx.body = toUserDto(user);
@@ -58,7 +59,8 @@ export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
   });
 
   router.delete('/users/:id', ...admin, async (ctx) => {
-    await deleteUser(em(), parseUserId(ctx.params.id), currentUser(ctx.state).id);
+    const id = parseUserId(ctx.params.id);
+    await deleteUser(em(), id, currentUser(ctx.state).id, ctx.state.traceparent);
     ctx.status = 204;
   });
 

@@ -1,28 +1,56 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { conflict, notFound, preconditionFailed, type Logger } from '@sidecart/chassis';
+import {
+  conflict,
+  notFound,
+  preconditionFailed,
+  recordEvent,
+  type Logger,
+} from '@sidecart/chassis';
+import { events } from '@sidecart/contracts';
 import { hashPassword } from '../sessions/passwords.ts';
 import { rolesFor, User, type Role } from './user.entity.ts';
 import type { listUsersQuery, registerBody } from './users.schemas.ts';
 import type { z } from 'zod';
 
-export async function registerUser(em: EntityManager, input: z.output<typeof registerBody>) {
-  const user = em.create(User, {
-    email: input.email,
-    name: input.name,
-    passwordHash: await hashPassword(input.password),
-    roles: rolesFor(input.accountType),
-    accountType: input.accountType,
-  });
+/** Creates the user and records `user-registered` in the same transaction. */
+export async function registerUser(
+  em: EntityManager,
+  input: z.output<typeof registerBody>,
+  traceparent?: string,
+) {
+  const passwordHash = await hashPassword(input.password);
   try {
-    await em.flush();
+    return await em.transactional(async (tx) => {
+      const user = tx.create(User, {
+        email: input.email,
+        name: input.name,
+        passwordHash,
+        roles: rolesFor(input.accountType),
+        accountType: input.accountType,
+      });
+      await tx.flush(); // assigns the id and creation time the event carries
+      recordEvent(tx, {
+        topic: 'user-registered',
+        schema: events['user-registered'],
+        data: {
+          userId: user.id,
+          email: user.email,
+          name: user.name,
+          accountType: user.accountType,
+          roles: user.roles,
+          occurredAt: user.createdAt.toISOString(),
+        },
+        traceparent,
+      });
+      return user;
+    });
   } catch (error) {
     if (error instanceof UniqueConstraintViolationException) {
       throw conflict('email-taken', 'An account with this email exists already');
     }
     throw error;
   }
-  return user;
 }
 
 export async function findUser(em: EntityManager, id: string) {
@@ -61,10 +89,23 @@ export async function changeRoles(
   return user;
 }
 
-export async function deleteUser(em: EntityManager, id: string, actorId: string) {
+/** Removes the user (sessions cascade) and records `user-deleted` in the same transaction. */
+export async function deleteUser(
+  em: EntityManager,
+  id: string,
+  actorId: string,
+  traceparent?: string,
+) {
   if (id === actorId) throw conflict('own-account', 'You cannot delete your own account');
   const user = await findUser(em, id);
-  await em.remove(user).flush();
+  em.remove(user);
+  recordEvent(em, {
+    topic: 'user-deleted',
+    schema: events['user-deleted'],
+    data: { userId: user.id, roles: user.roles, occurredAt: new Date().toISOString() },
+    traceparent,
+  });
+  await em.flush();
 }
 
 /** The first admin comes from configuration, never from self-registration. */

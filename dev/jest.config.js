@@ -1,3 +1,9 @@
 import { preset } from '../jest.preset.js';
 
-export default { ...preset, displayName: 'dev' };
+export default {
+  ...preset,
+  displayName: 'dev',
+  // The shared embedded PostgreSQL of the run (the sidecar tests need one); paths from dev/ itself.
+  globalSetup: '<rootDir>/src/test-postgres/global-setup.ts',
+  globalTeardown: '<rootDir>/src/test-postgres/global-teardown.ts',
+};

@@ -24,6 +24,10 @@ import type { Logger } from '../logger.ts';
 export interface DaprEvent<T = unknown> {
   /** The CloudEvent id: the idempotency key. */
   id: string;
+  /**
+   * The topic it was published to (the CloudEvent's `topic`): on a dead-letter topic, that is
+   * still the original one (dapr-api.md §4.5).
+   */
   topic: string;
   /** The publisher's app id. */
   source: string;
@@ -69,6 +73,7 @@ const cloudEvent = z.object({
   type: z.string().min(1),
   specversion: z.string().min(1),
   time: z.string().optional(),
+  topic: z.string().optional(),
   data: z.unknown(),
 });
 
@@ -110,7 +115,7 @@ async function deliver(
     logger.warn({ issues: envelope.error.issues }, 'not a CloudEvent: dropped to the dead letters');
     return 'DROP';
   }
-  const { id, source, type, time, data } = envelope.data;
+  const { id, source, type, time, data, topic = subscription.topic } = envelope.data;
   const log = logger.child({ eventId: id, source });
   const parsed = subscription.schema.safeParse(data);
   if (!parsed.success) {
@@ -121,7 +126,7 @@ async function deliver(
     return 'DROP';
   }
   try {
-    const event = { id, topic: subscription.topic, source, type, time, data: parsed.data };
+    const event = { id, topic, source, type, time, data: parsed.data };
     return statusOf(await subscription.handle(event, ctx), log);
   } catch (error) {
     log.error({ err: error }, 'event handler failed: Dapr will retry');

@@ -1,0 +1,137 @@
+import {
+  errorInfo,
+  resourceInfo,
+  richError,
+  type ApiRequest,
+  type ApiResponse,
+  type ErrorDetail,
+} from '../api.ts';
+import { isRawPayload } from './cloudevent.ts';
+import type { PubsubComponent } from './component.ts';
+
+/** Publishing a topic the component's scoping denies this app (runtime NotAllowedError). */
+export class PublishForbiddenError extends Error {}
+
+/** Go map keys come out sorted in daprd's JSON. */
+const sorted = (map: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/** A rich pub/sub error (dapr:pkg/api/errors/pubsub.go): ErrorInfo, then ResourceInfo. */
+export function pubsubError(
+  status: number,
+  errorCode: string,
+  message: string,
+  reason: string,
+  metadata: Record<string, string>,
+  resource?: { name: string; description?: string },
+): ApiResponse {
+  const details: ErrorDetail[] = [errorInfo(reason, sorted(metadata))];
+  if (resource) {
+    details.push(resourceInfo('pubsub', resource.name, resource.description ?? message));
+  }
+  return richError(status, errorCode, message, details);
+}
+
+/** The checks every publish route makes first (validateAndGetPubsubAndTopic). */
+export function findComponent(
+  components: Map<string, PubsubComponent>,
+  request: ApiRequest,
+): PubsubComponent | ApiResponse {
+  const name = request.params.pubsub ?? '';
+  const topic = request.params.topic ?? '';
+  const { metadata } = request;
+  if (components.size === 0) {
+    return pubsubError(
+      400,
+      'ERR_PUBSUB_NOT_CONFIGURED',
+      `pubsub ${name} is not configured`,
+      'DAPR_PUBSUB_NOT_CONFIGURED',
+      metadata,
+    );
+  }
+  if (name === '') {
+    return pubsubError(
+      404,
+      'ERR_PUBSUB_EMPTY',
+      'pubsub name is empty',
+      'DAPR_PUBSUB_NAME_EMPTY',
+      metadata,
+      { name },
+    );
+  }
+  const component = components.get(name);
+  if (!component) {
+    return pubsubError(
+      404,
+      'ERR_PUBSUB_NOT_FOUND',
+      `pubsub ${name} is not found`,
+      'DAPR_PUBSUB_NOT_FOUND',
+      metadata,
+    );
+  }
+  if (topic === '') {
+    return pubsubError(
+      404,
+      'ERR_TOPIC_EMPTY',
+      `topic is empty in pubsub ${name}`,
+      'DAPR_PUBSUB_TOPIC_NAME_EMPTY',
+      metadata,
+      { name },
+    );
+  }
+  return component;
+}
+
+/** rawPayload from the request metadata; a bad value is a 400 (dapr-api.md §4.1). */
+export function readRawPayload(request: ApiRequest, name: string): boolean | ApiResponse {
+  try {
+    return isRawPayload(request.metadata);
+  } catch (error) {
+    return pubsubError(
+      400,
+      'ERR_PUBSUB_REQUEST_METADATA',
+      `failed deserializing metadata. Error: ${(error as Error).message}`,
+      'DAPR_PUBSUB_METADATA_DESERIALIZATION',
+      request.metadata,
+      { name },
+    );
+  }
+}
+
+/** What a failed broker publish answers: 403 for scoping, else 500. */
+export function publishFailure(
+  component: PubsubComponent,
+  topic: string,
+  appId: string,
+  error: unknown,
+): ApiResponse {
+  const cause = error instanceof Error ? error.message : String(error);
+  const metadata = { error: cause, topic };
+  if (error instanceof PublishForbiddenError) {
+    return pubsubError(
+      403,
+      'ERR_PUBSUB_FORBIDDEN',
+      `topic ${topic} is not allowed for app id ${appId}`,
+      'DAPR_PUBSUB_FORBIDDEN',
+      metadata,
+      { name: component.name },
+    );
+  }
+  return pubsubError(
+    500,
+    'ERR_PUBSUB_PUBLISH_MESSAGE',
+    `error when publishing to topic ${topic} in pubsub ${component.name}: ${cause}`,
+    'DAPR_PUBSUB_PUBLISH_MESSAGE',
+    metadata,
+    { name: component.name },
+  );
+}
+
+/** The request's trace context, as daprd puts it in the envelope ("" without one). */
+export function traceContext(request: ApiRequest): { traceparent: string; tracestate: string } {
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return (Array.isArray(value) ? value[0] : value) ?? '';
+  };
+  return { traceparent: header('traceparent'), tracestate: header('tracestate') };
+}

@@ -1,0 +1,160 @@
+/**
+ * Just enough of Go's encoding/json for daprd's state API: decoding into typed request structs
+ * with Go's error messages, and re-encoding values the way `json.Marshal` does (dapr-api.md §3.3).
+ */
+
+export type GoType =
+  | { kind: 'string' | 'int' | 'any' | 'stringMap' }
+  | { kind: 'slice'; name: string; elem: GoType }
+  | { kind: 'struct'; name: string; fields: Record<string, GoType> };
+
+export const goString: GoType = { kind: 'string' };
+export const goInt: GoType = { kind: 'int' };
+export const goAny: GoType = { kind: 'any' };
+export const goStringMap: GoType = { kind: 'stringMap' };
+
+export type Decoded<T> = { value: T; error?: undefined } | { error: string };
+
+/** `json.NewDecoder(body).Decode(&v)`: the first JSON value, or Go's error text. */
+export function decodeGoJson<T>(body: Buffer, type: GoType): Decoded<T> {
+  const parsed = parseFirstValue(body.toString('utf8'));
+  if ('error' in parsed) return parsed;
+  const context: Context = { path: [] };
+  const value = decodeValue(parsed.value, type, context);
+  return context.error ? { error: context.error } : { value: value as T };
+}
+
+/**
+ * Go reports syntax errors with different wording; this is close, not exact. A decoder reads one
+ * value and ignores what follows it, so trailing text is dropped rather than refused.
+ */
+function parseFirstValue(text: string): { value: unknown } | { error: string } {
+  if (text.trim() === '') return { error: 'EOF' };
+  try {
+    return { value: JSON.parse(text) };
+  } catch (error) {
+    const message = (error as Error).message;
+    const trailing = /non-whitespace character after JSON at position (\d+)/.exec(message);
+    if (trailing) return parseFirstValue(text.slice(0, Number(trailing[1])));
+    if (/end of JSON input|Unterminated/.test(message)) return { error: 'unexpected EOF' };
+    const at = /position (\d+)/.exec(message);
+    const character = at ? text[Number(at[1])] : text.trim()[0];
+    return { error: `invalid character '${character}' looking for beginning of value` };
+  }
+}
+
+interface Context {
+  error?: string;
+  /** The innermost struct's name and the JSON field names from the outermost struct. */
+  struct?: string;
+  path: string[];
+}
+
+const typeName = (type: GoType): string =>
+  type.kind === 'stringMap'
+    ? 'map[string]string'
+    : type.kind === 'any'
+      ? 'interface {}'
+      : 'name' in type
+        ? type.name
+        : type.kind;
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'boolean') return 'bool';
+  return typeof value === 'object' ? 'object' : typeof value;
+}
+
+function mismatch(context: Context, value: unknown, type: GoType, detail = describe(value)): void {
+  const target = context.struct
+    ? `Go struct field ${context.struct}.${context.path.join('.')}`
+    : 'Go value';
+  context.error ??= `json: cannot unmarshal ${detail} into ${target} of type ${typeName(type)}`;
+}
+
+function decodeValue(value: unknown, type: GoType, context: Context): unknown {
+  if (value === null || type.kind === 'any') return value ?? undefined;
+  switch (type.kind) {
+    case 'string':
+      return typeof value === 'string' ? value : mismatch(context, value, type);
+    case 'int':
+      if (typeof value === 'number' && Number.isInteger(value)) return value;
+      return mismatch(
+        context,
+        value,
+        type,
+        typeof value === 'number' ? `number ${value}` : undefined,
+      );
+    case 'stringMap':
+      return decodeMap(value, type, context);
+    case 'slice':
+      if (!Array.isArray(value)) return mismatch(context, value, type);
+      return value.map((item) => decodeValue(item, type.elem, context));
+    case 'struct':
+      return decodeStruct(value, type, context);
+  }
+}
+
+function decodeMap(value: unknown, type: GoType, context: Context) {
+  if (describe(value) !== 'object') return mismatch(context, value, type);
+  const result: Record<string, string> = {};
+  for (const [key, item] of Object.entries(value as object)) {
+    if (typeof item === 'string') result[key] = item;
+    else if (item !== null) mismatch(context, item, goString);
+  }
+  return result;
+}
+
+/** Fields match exactly first, then case-insensitively, as Go does. */
+function decodeStruct(value: unknown, type: GoType & { kind: 'struct' }, context: Context) {
+  if (describe(value) !== 'object') return mismatch(context, value, type);
+  const result: Record<string, unknown> = {};
+  const names = Object.keys(type.fields);
+  for (const [key, item] of Object.entries(value as object)) {
+    const field =
+      names.find((name) => name === key) ??
+      names.find((name) => name.toLowerCase() === key.toLowerCase());
+    if (!field) continue;
+    const saved = { struct: context.struct, path: context.path };
+    context.struct = type.name.replace(/^.*\./, '');
+    context.path = [...context.path, field];
+    result[field] = decodeValue(item, type.fields[field]!, context);
+    Object.assign(context, saved);
+  }
+  return result;
+}
+
+const htmlUnsafe = new Set(['<', '>', '&', '\u2028', '\u2029']);
+const escapeUnsafe = (text: string) =>
+  text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** `json.Marshal` of a decoded value: compact, map keys sorted, HTML characters escaped. */
+export function goMarshal(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return escapeUnsafe(JSON.stringify(value));
+  if (typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(goMarshal).join(',')}]`;
+  const entries = Object.entries(value).sort(([a], [b]) =>
+    Buffer.compare(Buffer.from(a), Buffer.from(b)),
+  );
+  return `{${entries.map(([key, item]) => `${goMarshal(key)}:${goMarshal(item)}`).join(',')}}`;
+}
+
+/** How Go encodes a `json.RawMessage`: whitespace outside strings dropped, HTML escaped. */
+export function goCompact(json: string): string {
+  let out = '';
+  let inString = false;
+  let escaped = false;
+  for (const c of json) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+      out += htmlUnsafe.has(c) ? escapeUnsafe(c) : c;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (!' \t\r\n'.includes(c)) out += c;
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { styleText } from 'node:util';
+import { componentsDir } from './dapr-runtime.ts';
 import type { StackFile } from './stack-file.ts';
 
 type Style = Parameters<typeof styleText>[0];
@@ -46,7 +47,14 @@ export const report = {
         'postgres',
         `127.0.0.1:${stack.postgres?.port}   data ${shortPath(stack.postgres?.dataDir ?? '')}`,
       ],
-      ['logs', `${shortPath(stack.logsDir)}/<replica>.log   (--logs streams them here)`],
+      [
+        'logs',
+        `${shortPath(stack.logsDir)}/<replica>.log, <replica>-daprd.log   (--logs streams them here)`,
+      ],
+      [
+        'dapr',
+        `dev sidecars read ${shortPath(componentsDir)}/ (DAPR column: their HTTP API ports)`,
+      ],
       ['topology', shortPath(path.join(stack.dataDir, 'stack.json'))],
     ];
     for (const [label, value] of rows) console.log(`  ${paint('bold', label!.padEnd(9))} ${value}`);
@@ -79,12 +87,13 @@ function readableLogLine(line: string): string {
 }
 
 function replicaTable(stack: StackFile): string {
-  const header = ['SERVICE', 'REPLICA', 'URL', 'PID', 'STATE', 'RESTARTS'];
+  const header = ['SERVICE', 'REPLICA', 'URL', 'DAPR', 'PID', 'STATE', 'RESTARTS'];
   const rows = Object.entries(stack.services).flatMap(([name, service]) =>
     service.replicas.map((replica) => [
       name,
       replica.replica,
       replica.appPort ? `http://127.0.0.1:${replica.appPort}` : '-',
+      replica.sidecarPort ? `:${replica.sidecarPort}` : '-',
       String(replica.pid ?? '-'),
       replica.state,
       String(replica.restarts),

@@ -17,8 +17,9 @@ export interface ReplicaStatus {
   pid: number | null;
   state: ReplicaState;
   restarts: number;
-  /** Filled in once replicas get their dev sidecar. */
+  /** The Dapr HTTP port of the replica's dev sidecar (null: no sidecar). */
   sidecarPort: number | null;
+  sidecarPid: number | null;
 }
 
 export interface ReplicaTiming {
@@ -41,9 +42,17 @@ export const defaultTiming: ReplicaTiming = {
   stopGraceMs: 15_000,
 };
 
-/** How to launch it (PORT is chosen per spawn) and how patiently to supervise it. */
+/** The dev sidecar beside a replica (like daprd in its pod): started first, stopped with it. */
+export interface SidecarLaunch {
+  script: string;
+  env: Record<string, string | undefined>;
+  logFile: string;
+}
+
+/** How to launch it (ports are chosen per spawn) and how patiently to supervise it. */
 export type ReplicaOptions = Omit<ReplicaLaunch, 'port'> & {
   appId: string;
+  sidecar?: SidecarLaunch;
   timing?: Partial<ReplicaTiming>;
 };
 
@@ -55,12 +64,16 @@ export interface ReplicaExit {
   logTail: string[];
 }
 
-/** One replica process, kept alive: spawned, probed for readiness, restarted with back-off. */
+/**
+ * One replica kept alive: the app process and, when configured, its dev sidecar — a pod's two
+ * containers. Spawned, probed for readiness, restarted with back-off; if either process dies the
+ * other is stopped too and the pair restarts together.
+ */
 export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [ReplicaExit] }> {
   readonly options: ReplicaOptions;
   readonly timing: ReplicaTiming;
   #status: ReplicaStatus;
-  #child: ChildProcess | undefined;
+  #children: ChildProcess[] = [];
   #exited: Promise<void> = Promise.resolve();
   #spawnedAt = 0;
   #backoffMs: number;
@@ -81,6 +94,7 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
       state: 'starting',
       restarts: 0,
       sidecarPort: null,
+      sidecarPid: null,
     };
   }
 
@@ -89,21 +103,58 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
   }
 
   async start(): Promise<void> {
-    // Keep the port across restarts when it is still free: bookmarks and logs stay meaningful.
+    // Keep ports across restarts when they are still free: bookmarks and logs stay meaningful.
     const port = await freePort(this.#status.appPort ?? 0);
+    const sidecarPort = this.options.sidecar ? await freePort(this.#status.sidecarPort ?? 0) : null;
     if (this.#stopping) return;
-    const { replica, script, cwd, env, logFile, onOutput } = this.options;
-    const child = spawnReplica({ replica, script, cwd, env, port, logFile, onOutput });
-    this.#child = child;
+    const { replica, script, cwd, env, logFile, onOutput, sidecar } = this.options;
+    const children: ChildProcess[] = [];
+    if (sidecar && sidecarPort !== null) {
+      const sidecarEnv = {
+        ...sidecar.env,
+        APP_PORT: String(port),
+        DAPR_HTTP_PORT: String(sidecarPort),
+        SIDECAR_INSTANCE: replica,
+      };
+      const name = `${replica} daprd`;
+      const launch = { replica: name, script: sidecar.script, cwd, port: sidecarPort };
+      children.push(
+        spawnReplica({ ...launch, env: sidecarEnv, logFile: sidecar.logFile, onOutput }),
+      );
+    }
+    const appEnv = sidecarPort === null ? env : { ...env, DAPR_HTTP_PORT: String(sidecarPort) };
+    children.push(spawnReplica({ replica, script, cwd, env: appEnv, port, logFile, onOutput }));
+    this.#children = children;
     this.#spawnedAt = Date.now();
     this.#failures = 0;
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.once('exit', (code, signal) => this.#onExit(code, signal));
-    child.once('error', (error) => {
-      appendLogNote(this.options.logFile, 'dev', String(error));
-      if (child.pid === undefined) this.#onExit(null, null);
+    const exits = children.map(
+      (child) => new Promise<void>((resolve) => child.once('exit', () => resolve())),
+    );
+    this.#exited = Promise.all(exits).then(() => undefined);
+    let firstExit = true;
+    for (const child of children) {
+      child.once('exit', (code, signal) => {
+        if (!firstExit) return;
+        firstExit = false;
+        void this.#onExit(child, code, signal);
+      });
+      child.once('error', (error) => {
+        appendLogNote(this.options.logFile, 'dev', String(error));
+        if (child.pid === undefined && firstExit) {
+          firstExit = false;
+          void this.#onExit(child, null, null);
+        }
+      });
+    }
+    const app = children.at(-1)!;
+    const sidecarPid = children.length > 1 ? (children[0]!.pid ?? null) : null;
+    this.#update({
+      appPort: port,
+      sidecarPort,
+      pid: app.pid ?? null,
+      sidecarPid,
+      state: 'starting',
     });
-    this.#update({ appPort: port, pid: child.pid ?? null, state: 'starting' });
     this.#schedule(() => this.#probe(), this.timing.pollMs);
   }
 
@@ -116,28 +167,39 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#timer);
-    const pid =
-      this.#child?.exitCode === null && this.#child.signalCode === null
-        ? this.#child.pid
-        : undefined;
-    if (pid === undefined) return this.#update({ state: 'stopped', pid: null });
+    if (this.#running().length === 0)
+      return this.#update({ state: 'stopped', pid: null, sidecarPid: null });
     this.#update({ state: 'stopping' });
-    signalGroup(pid, 'SIGTERM');
-    const graceOver = new Promise<'grace-over'>((resolve) =>
-      setTimeout(resolve, this.timing.stopGraceMs, 'grace-over').unref(),
-    );
-    if ((await Promise.race([this.#exited, graceOver])) === 'grace-over') {
-      signalGroup(pid, 'SIGKILL');
-      await this.#exited;
-    }
+    await this.#terminate();
   }
 
   /** SIGKILL at once (a second Ctrl-C); resolves when it is gone. */
   kill(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#timer);
-    if (this.#child?.pid !== undefined) signalGroup(this.#child.pid, 'SIGKILL');
+    for (const child of this.#children) {
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+    }
     return this.#exited;
+  }
+
+  #running(): ChildProcess[] {
+    return this.#children.filter(
+      (child) => child.pid !== undefined && child.exitCode === null && child.signalCode === null,
+    );
+  }
+
+  /** SIGTERM to every process still running, SIGKILL to those left after the grace period. */
+  async #terminate(): Promise<void> {
+    const running = this.#running();
+    for (const child of running) signalGroup(child.pid!, 'SIGTERM');
+    const graceOver = new Promise<'grace-over'>((resolve) =>
+      setTimeout(resolve, this.timing.stopGraceMs, 'grace-over').unref(),
+    );
+    if ((await Promise.race([this.#exited, graceOver])) === 'grace-over') {
+      for (const child of this.#running()) signalGroup(child.pid!, 'SIGKILL');
+      await this.#exited;
+    }
   }
 
   async #probe(): Promise<void> {
@@ -161,17 +223,31 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
     this.#schedule(() => this.#probe(), this.timing.pollMs);
   }
 
-  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  async #onExit(
+    child: ChildProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): Promise<void> {
     clearTimeout(this.#timer);
-    this.#child = undefined;
-    if (this.#stopping) return this.#update({ state: 'stopped', pid: null });
+    if (this.#stopping) {
+      await this.#exited;
+      return this.#update({ state: 'stopped', pid: null, sidecarPid: null });
+    }
+    // The pod's other process goes too, so the pair always restarts together.
+    this.#update({ state: 'restarting', pid: null, sidecarPid: null });
+    await this.#terminate();
+    this.#children = [];
+    if (this.#stopping) return this.#update({ state: 'stopped', pid: null, sidecarPid: null });
     if (Date.now() - this.#spawnedAt >= this.timing.stableMs)
       this.#backoffMs = this.timing.firstBackoffMs;
     const restartInMs = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, this.timing.maxBackoffMs);
-    this.#update({ state: 'restarting', pid: null });
-    const tail = logTail(this.options.logFile, 6, startedNote(this.options.replica));
-    this.emit('exit', { replica: this.options.replica, code, signal, restartInMs, logTail: tail });
+    const sidecar = this.options.sidecar;
+    const fromSidecar = sidecar !== undefined && child.spawnargs.includes(sidecar.script);
+    const replica = fromSidecar ? `${this.options.replica} daprd` : this.options.replica;
+    const logFile = fromSidecar ? sidecar.logFile : this.options.logFile;
+    const tail = logTail(logFile, 6, startedNote(replica));
+    this.emit('exit', { replica, code, signal, restartInMs, logTail: tail });
     this.#schedule(() => {
       this.#status.restarts += 1;
       return this.start();

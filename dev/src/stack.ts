@@ -3,6 +3,7 @@ import path from 'node:path';
 import { repoRoot, type DevConfig } from './config.ts';
 import { formatMs, report, shortPath } from './console-report.ts';
 import { startIngress, type Ingress } from './ingress.ts';
+import { daprDatabase, prepareDaprRuntime, sidecarScript } from './dapr-runtime.ts';
 import { runMigration } from './migrations.ts';
 import { freePort } from './ports.ts';
 import { startPostgres, type PostgresServer } from './postgres.ts';
@@ -85,10 +86,12 @@ async function bringUp(
   report.step(`ingress listening on http://localhost:${parts.ingress.port}`, lap());
 
   const postgres = await startDatabases(config, services, logsDir, parts, lap);
+  const dapr = prepareDaprRuntime(config, postgres.url(daprDatabase));
   const plans = services.map((service, index): ServicePlan => ({
     name: service.name,
     script: entries[index]!.main,
-    env: serviceEnv(service, config, postgres.url(service.database)),
+    env: { ...serviceEnv(service, config, postgres.url(service.database)), ...dapr.appEnv },
+    sidecar: { script: sidecarScript, env: dapr.sidecarEnv(service.name) },
   }));
   await Promise.all(
     plans.map((plan, index) =>
@@ -131,8 +134,9 @@ async function startDatabases(
   parts.recorder?.update({ postgres: { port, dataDir, pid } });
   const fresh = postgres.initialised ? ', new cluster' : '';
   report.step(`postgres ready on 127.0.0.1:${port} (pid ${pid}${fresh})`, lap());
-  await Promise.all(services.map((service) => postgres.ensureDatabase(service.database)));
-  report.step(`databases: ${services.map((service) => service.database).join(', ')}`, lap());
+  const databases = [...services.map((service) => service.database), daprDatabase];
+  await Promise.all(databases.map((database) => postgres.ensureDatabase(database)));
+  report.step(`databases: ${databases.join(', ')}`, lap());
   return postgres;
 }
 

@@ -15,6 +15,8 @@ export interface ServicePlan {
   script: string;
   /** The environment of every replica except PORT and SERVICE_REPLICA. */
   env: Record<string, string | undefined>;
+  /** A dev sidecar beside every replica: its script and environment (ports are added per spawn). */
+  sidecar?: { script: string; env: Record<string, string | undefined> };
 }
 
 export interface SupervisorOptions {
@@ -47,6 +49,10 @@ export class Supervisor extends EventEmitter<{ change: [ReplicaStatus]; exit: [R
           cwd: options.cwd,
           env: { ...plan.env, SERVICE_REPLICA: name },
           logFile: path.join(options.logsDir, `${name}.log`),
+          sidecar: plan.sidecar && {
+            ...plan.sidecar,
+            logFile: path.join(options.logsDir, `${name}-daprd.log`),
+          },
           onOutput: options.onOutput,
           timing: options.timing,
         });

@@ -1,8 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { waitUntil } from '@sidecart/dev/processes';
+import pg from 'pg';
 import { startStack, type RunningStack } from './stack.ts';
+
+// Whole stacks start here (a project's own testTimeout is ignored when several projects run).
+jest.setTimeout(120_000);
 
 interface Tokens {
   accessToken: string;
@@ -33,7 +38,7 @@ describe('auth through the local stack (npm start)', () => {
     if (!stopped) await stack?.stop();
   });
 
-  test('runs two healthy auth replicas behind the ingress', () => {
+  test('runs two healthy auth replicas behind the ingress, each beside a dev sidecar', async () => {
     const replicas = stack.stack.services.auth!.replicas;
 
     expect(replicas.map((r) => [r.replica, r.state])).toEqual([
@@ -41,6 +46,32 @@ describe('auth through the local stack (npm start)', () => {
       ['auth-1', 'healthy'],
     ]);
     expect(stack.stack.postgres?.pid).toEqual(expect.any(Number));
+    // Re-read: a pod whose sidecar lost its port to another process restarts on new ports.
+    const sidecars = async () => {
+      const current = stack.current().services.auth!.replicas;
+      const health = await Promise.all(
+        current.map((replica) =>
+          fetch(`http://127.0.0.1:${replica.sidecarPort}/v1.0/healthz`).then(
+            (response) => response.status,
+            () => 0,
+          ),
+        ),
+      );
+      return { current, health };
+    };
+    // Healthy only once its app is reachable and subscriptions are read (dapr-api.md §5).
+    expect(
+      await waitUntil(
+        async () => (await sidecars()).health.every((status) => status === 204),
+        20_000,
+      ),
+    ).toBe(true);
+    for (const replica of (await sidecars()).current) {
+      expect(replica.sidecarPid).toEqual(expect.any(Number));
+      // Everything but the health checks needs the stack's DAPR_API_TOKEN, as in the cluster.
+      const metadata = await fetch(`http://127.0.0.1:${replica.sidecarPort}/v1.0/metadata`);
+      expect(metadata.status).toBe(401);
+    }
   });
 
   test('register → login → me → refresh → reuse rejected → logout', async () => {
@@ -75,6 +106,39 @@ describe('auth through the local stack (npm start)', () => {
     expect((await call('/refresh', { body: { refreshToken: again.refreshToken } })).status).toBe(
       401,
     );
+  });
+
+  test('a registration is published as user-registered through the outbox and the sidecar', async () => {
+    const postgres = stack.stack.postgres!;
+    const database = (name: string) =>
+      new pg.Client({
+        connectionString: `postgres://postgres:sidecart-local-dev@127.0.0.1:${postgres.port}/${name}`,
+      });
+    const auth = database('auth');
+    const dapr = database('dapr');
+    await Promise.all([auth.connect(), dapr.connect()]);
+    try {
+      const published = async () => {
+        const { rows } = await auth.query(
+          "select id, published_at from outbox_events where topic = 'user-registered' and data->>'email' = $1",
+          [email],
+        );
+        return rows;
+      };
+      expect(
+        await waitUntil(async () => (await published())[0]?.published_at != null, 20_000),
+      ).toBe(true);
+      const [event] = await published();
+      // The broker holds the CloudEvent under the outbox row's id: redeliveries keep it.
+      const { rows } = await dapr.query(
+        'select count(*)::int as n from pubsub_messages m join pubsub_streams s on s.id = m.stream_id ' +
+          "where s.topic = 'user-registered' and convert_from(m.data, 'utf8')::jsonb->>'id' = $1",
+        [event.id],
+      );
+      expect(rows[0].n).toBe(1);
+    } finally {
+      await Promise.all([auth.end(), dapr.end()]);
+    }
   });
 
   test('answers problem+json 404 for a path no service owns', async () => {

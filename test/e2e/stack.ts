@@ -26,6 +26,8 @@ export interface StackFile {
         replica: string;
         appPort: number | null;
         pid: number | null;
+        sidecarPort: number | null;
+        sidecarPid: number | null;
         state: string;
         restarts: number;
       }>;
@@ -111,7 +113,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
 
 export function recordedPids(stack: StackFile): number[] {
   const replicas = Object.values(stack.services).flatMap((service) =>
-    service.replicas.map((r) => r.pid),
+    service.replicas.flatMap((r) => [r.pid, r.sidecarPid]),
   );
   return [stack.pid, stack.postgres?.pid, ...replicas].filter(
     (pid): pid is number => typeof pid === 'number',

@@ -1,4 +1,5 @@
 import { preset } from '../jest.preset.js';
 
-// System tests start whole stacks (their own PostgreSQL each): give them room.
-export default { ...preset, displayName: 'system', testTimeout: 120_000 };
+// System tests start whole stacks (their own PostgreSQL each); each file sets its own, longer
+// timeout (jest.setTimeout), since a project's testTimeout is ignored when several projects run.
+export default { ...preset, displayName: 'system' };

@@ -53,6 +53,8 @@ export default tseslint.config(
       '**/*.test.ts',
       '**/test/**',
       'dev/src/test-postgres/**',
+      // Benchmarks are scripts, configured by a few knobs and the processes they start.
+      'bench/**',
       '*.js',
       '**/jest.config.js',
     ],

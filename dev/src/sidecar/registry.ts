@@ -70,17 +70,22 @@ export async function createRegistry(options: RegistryOptions): Promise<Registry
     return instances;
   };
 
+  // A stale list is served while a refresh runs in the background, so no call waits on the
+  // database except the first one (or the first after an eviction).
   const instancesOf = (targetId: string, targetNamespace: string): Promise<Instance[]> => {
     const key = `${targetNamespace}/${targetId}`;
     const cached = cache.get(key);
-    if (cached && performance.now() - cached.at <= cacheMs)
+    if (cached && performance.now() - cached.at <= cacheMs) {
       return Promise.resolve(cached.instances);
+    }
     let pending = loading.get(key);
     if (!pending) {
       pending = query(key, targetId, targetNamespace).finally(() => loading.delete(key));
       loading.set(key, pending);
     }
-    return pending;
+    if (!cached) return pending;
+    pending.catch((error: unknown) => log.warn({ err: error }, 'name resolution refresh failed'));
+    return Promise.resolve(cached.instances);
   };
 
   return {

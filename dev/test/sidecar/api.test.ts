@@ -1,9 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import { freePort } from '../../src/ports.ts';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
 
 // The cross-cutting parts of the Dapr HTTP API (dapr-api.md §1, §1.2, §5; gotchas 3 and 10 of §9):
 // API token, health, metadata, path handling, body cap, shutdown.
@@ -32,7 +31,6 @@ describe('dev sidecar: API token, health, metadata', () => {
     await sidecar?.close();
     await noApp?.close();
     await new Promise((resolve) => app?.close(resolve));
-    cleanUpTestSidecars();
   });
 
   const get = (base: string, path: string, headers: Record<string, string> = {}) =>
@@ -139,13 +137,7 @@ describe('dev sidecar: API token, health, metadata', () => {
   });
 
   test('DaprClient sees a started sidecar on its first call', async () => {
-    const client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(sidecar.httpPort),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      daprApiToken: apiToken,
-      logger: { level: LogLevel.Error },
-    });
+    const client = createSdkClient(sidecar, apiToken);
     try {
       expect(await client.health.isHealthy()).toBe(true);
       const metadata = await client.metadata.get();

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import { createTestDatabase, silentLogger } from '@sidecart/chassis/testing';
 import {
   startSidecar,
@@ -25,13 +26,10 @@ export interface TestSidecarOptions {
 
 export type TestSidecar = RunningSidecar & { databaseUrl: string };
 
-const cleanups: (() => void)[] = [];
-
 /** A dev sidecar in this process, on free ports, over a fresh (or the given) test database. */
 export async function startTestSidecar(options: TestSidecarOptions): Promise<TestSidecar> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase('sidecar'));
   const folder = mkdtempSync(path.join(tmpdir(), 'sidecart-sidecar-test-'));
-  cleanups.push(() => rmSync(folder, { recursive: true, force: true }));
   let resourcesPaths: string[] = [];
   if (typeof options.resources === 'string') {
     writeFileSync(path.join(folder, 'resources.yaml'), options.resources);
@@ -58,11 +56,56 @@ export async function startTestSidecar(options: TestSidecarOptions): Promise<Tes
     databaseUrl,
     log: silentLogger(),
   };
-  const sidecar = await startSidecar(sidecarOptions);
+  // Resources and secrets are read once, at start (as daprd does): the folder can go at once.
+  const sidecar = await startSidecar(sidecarOptions).finally(() =>
+    rmSync(folder, { recursive: true, force: true }),
+  );
   return { ...sidecar, databaseUrl };
 }
 
-/** Removes the temporary resource folders (call in afterAll). */
-export function cleanUpTestSidecars(): void {
-  for (const cleanup of cleanups.splice(0)) cleanup();
+/** A Component resource as YAML; metadata values are written as quoted strings. */
+export function componentYaml(
+  name: string,
+  type: string,
+  version: string,
+  metadata: Record<string, string>,
+): string {
+  const items = Object.entries(metadata).map(
+    ([key, value]) => `    - name: ${key}\n      value: ${JSON.stringify(value)}\n`,
+  );
+  return `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: ${name}
+spec:
+  type: ${type}
+  version: ${version}
+  metadata:
+${items.join('')}`;
+}
+
+export const stateComponent = (name: string, version: string, metadata: Record<string, string>) =>
+  componentYaml(name, 'state.postgresql', version, metadata);
+
+/** The dev broker ignores redisHost; it is there because daprd requires it. */
+export const pubsubComponent = (name: string, metadata: Record<string, string> = {}) =>
+  componentYaml(name, 'pubsub.redis', 'v1', { redisHost: 'localhost:6379', ...metadata });
+
+/** YAML documents (each ending in a newline) as one resources file. */
+export const yamlDocuments = (...documents: string[]): string => documents.join('---\n');
+
+const silent = { error() {}, warn() {}, info() {}, verbose() {}, debug() {} };
+
+/**
+ * @dapr/dapr's DaprClient over HTTP to `sidecar`, silent: the SDK logs every `{ error }` it
+ * returns, and the tests assert those results instead. Call `stop()` when done.
+ */
+export function createSdkClient(sidecar: { httpPort: number }, apiToken?: string): DaprClient {
+  return new DaprClient({
+    daprHost: '127.0.0.1',
+    daprPort: String(sidecar.httpPort),
+    communicationProtocol: CommunicationProtocolEnum.HTTP,
+    daprApiToken: apiToken,
+    logger: { level: LogLevel.Error, service: silent },
+  });
 }

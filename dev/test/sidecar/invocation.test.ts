@@ -2,12 +2,12 @@ import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:h
 import net from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { CommunicationProtocolEnum, DaprClient, HttpMethod, LogLevel } from '@dapr/dapr';
+import { type DaprClient, HttpMethod } from '@dapr/dapr';
 import pg from 'pg';
 import { freePort } from '../../src/ports.ts';
 import { waitUntil } from '../../src/processes.ts';
 import { startRecordingApp, type RecordingApp } from './fixtures/invocation-app.ts';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
 
 // Service invocation through two dev sidecars (dapr-api.md §2; gotchas 1–3 of §9): request forms,
 // what the callee app receives, pass-through of answers, Dapr-side failures, resiliency, ACL,
@@ -136,7 +136,6 @@ describe('service invocation between dev sidecars', () => {
     await callee?.close();
     await calleeApp?.close();
     await callerApp?.close();
-    cleanUpTestSidecars();
   });
 
   describe('request forms (dapr-api.md §2.1)', () => {
@@ -582,13 +581,7 @@ describe('service invocation between dev sidecars', () => {
     let client: DaprClient;
 
     beforeAll(() => {
-      client = new DaprClient({
-        daprHost: '127.0.0.1',
-        daprPort: String(caller.httpPort),
-        communicationProtocol: CommunicationProtocolEnum.HTTP,
-        daprApiToken: apiToken,
-        logger: { level: LogLevel.Error },
-      });
+      client = createSdkClient(caller, apiToken);
     });
 
     afterAll(async () => {

@@ -1,109 +1,49 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
 import { waitUntil } from '../../src/processes.ts';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
+import { startSubscriberApp, type Delivery, type SubscriberApp } from './subscriber-app.ts';
 
 // The broker (dapr-api.md §4.6, §4.7; §9 item 10): consumer groups per app id, competing replicas,
 // new groups reading from the start of the stream, redelivery of what a closed sidecar held,
 // and expired messages dropped at delivery.
 
-interface Received {
-  path: string;
-  event: any;
-  at: number;
-}
-
-/** An app subscribed to `topics`; `hang` decides which deliveries never get an answer. */
-async function startApp(topics: string[], hang: (received: Received) => boolean = () => false) {
-  const received: Received[] = [];
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      if (request.url === '/dapr/subscribe') {
-        // "component:topic", or a topic of the component "pubsub".
-        const subscriptions = topics.map((name) => {
-          const [pubsubname, topic] = name.includes(':') ? name.split(':') : ['pubsub', name];
-          return { pubsubname, topic, route: `/${topic}` };
-        });
-        return void response.writeHead(200).end(JSON.stringify(subscriptions));
-      }
-      if (request.method !== 'POST') return void response.writeHead(404).end();
-      const delivery = {
-        path: request.url!,
-        event: JSON.parse(Buffer.concat(chunks).toString('utf8')),
-        at: Date.now(),
-      };
-      received.push(delivery);
-      if (!hang(delivery)) response.writeHead(200).end();
-    });
+/** Subscriptions to "component:topic", or to a topic of the component "pubsub". */
+const subscriptionsTo = (topics: string[]) =>
+  topics.map((name) => {
+    const [pubsubname, topic] = name.includes(':') ? name.split(':') : ['pubsub', name];
+    return { pubsubname, topic, route: `/${topic}` };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    received,
-    ids: (path: string) =>
-      received.filter((r) => r.path === path).map((r) => r.event.data.n as number),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-type App = Awaited<ReturnType<typeof startApp>>;
 
-const resources = `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: { name: pubsub }
-spec:
-  type: pubsub.redis
-  version: v1
-  metadata:
-  - { name: redisHost, value: "localhost:6379" }
-  - { name: processingTimeout, value: 1s }
-  - { name: redeliverInterval, value: 200ms }
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: { name: broadcast }
-spec:
-  type: pubsub.redis
-  metadata:
-  - { name: redisHost, value: "localhost:6379" }
-  - { name: consumerID, value: "{podName}" }
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: { name: trimmed }
-spec:
-  type: pubsub.redis
-  metadata:
-  - { name: redisHost, value: "localhost:6379" }
-  - { name: maxLenApprox, value: "2" }
-`;
+const resources = yamlDocuments(
+  pubsubComponent('pubsub', { processingTimeout: '1s', redeliverInterval: '200ms' }),
+  pubsubComponent('broadcast', { consumerID: '{podName}' }),
+  pubsubComponent('trimmed', { maxLenApprox: '2' }),
+);
 
+/** The `n` of every event delivered to `path`, in arrival order. */
+const numbersAt = (app: SubscriberApp, path: string) =>
+  app.received.filter((r) => r.path === path).map((r) => r.event.data.n as number);
 const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b);
 const range = (count: number) => Array.from({ length: count }, (_, i) => i);
 
 describe('pub/sub broker semantics', () => {
   let databaseUrl: string;
   let db: pg.Pool;
-  const apps: App[] = [];
+  const apps: SubscriberApp[] = [];
   const sidecars: TestSidecar[] = [];
   let stuckHung = false;
 
   const start = async (
     appId: string,
     topics: string[],
-    hang?: (r: Received) => boolean,
+    hang: (delivery: Delivery) => boolean = () => false,
     instanceId?: string,
   ) => {
-    const app = await startApp(topics, hang);
+    const app = await startSubscriberApp(subscriptionsTo(topics), (delivery) =>
+      hang(delivery) ? 'hang' : { status: 200 },
+    );
     const sidecar = await startTestSidecar({
       appId,
       appPort: app.port,
@@ -133,15 +73,15 @@ describe('pub/sub broker semantics', () => {
   const pendingCount = async () =>
     Number((await db.query('select count(*) from pubsub_pending')).rows[0].count);
 
-  let workerA: { app: App; sidecar: TestSidecar };
-  let workerB: { app: App; sidecar: TestSidecar };
-  let audit: { app: App; sidecar: TestSidecar };
+  let workerA: { app: SubscriberApp; sidecar: TestSidecar };
+  let workerB: { app: SubscriberApp; sidecar: TestSidecar };
+  let audit: { app: SubscriberApp; sidecar: TestSidecar };
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase('pubsub_broker');
     db = new pg.Pool({ connectionString: databaseUrl });
     // The first delivery of a "stuck" message is never answered, whichever replica gets it.
-    const hangOnce = (r: Received) => r.path === '/stuck' && !stuckHung && (stuckHung = true);
+    const hangOnce = (r: Delivery) => r.path === '/stuck' && !stuckHung && (stuckHung = true);
     workerA = await start('workers', ['jobs', 'stuck'], hangOnce);
     workerB = await start('workers', ['jobs', 'stuck'], hangOnce);
     audit = await start('audit', ['jobs', 'expiring']);
@@ -151,48 +91,51 @@ describe('pub/sub broker semantics', () => {
     await Promise.all(sidecars.map((sidecar) => sidecar.close()));
     await Promise.all(apps.map((app) => app.close()));
     await db?.end();
-    cleanUpTestSidecars();
   });
 
   test('replicas of one app id compete (each message once); another app id gets its own copy', async () => {
     await Promise.all(range(40).map((n) => publish(workerA.sidecar, 'jobs', { n })));
 
-    const workerIds = () => [...workerA.app.ids('/jobs'), ...workerB.app.ids('/jobs')];
+    const workerIds = () => [
+      ...numbersAt(workerA.app, '/jobs'),
+      ...numbersAt(workerB.app, '/jobs'),
+    ];
     expect(
       await waitUntil(
-        () => workerIds().length >= 40 && audit.app.ids('/jobs').length >= 40,
+        () => workerIds().length >= 40 && numbersAt(audit.app, '/jobs').length >= 40,
         10_000,
       ),
     ).toBe(true);
     expect(await waitUntil(async () => (await pendingCount()) === 0, 5000)).toBe(true);
     expect(sorted(workerIds())).toEqual(range(40));
-    expect(sorted(audit.app.ids('/jobs'))).toEqual(range(40));
+    expect(sorted(numbersAt(audit.app, '/jobs'))).toEqual(range(40));
   });
 
   test('a new consumer group starts at the beginning of the stream', async () => {
     const late = await start('late', ['jobs']);
 
-    expect(await waitUntil(() => late.app.ids('/jobs').length >= 40, 10_000)).toBe(true);
+    expect(await waitUntil(() => numbersAt(late.app, '/jobs').length >= 40, 10_000)).toBe(true);
     expect(await waitUntil(async () => (await pendingCount()) === 0, 5000)).toBe(true);
-    expect(sorted(late.app.ids('/jobs'))).toEqual(range(40));
+    expect(sorted(numbersAt(late.app, '/jobs'))).toEqual(range(40));
   });
 
   test('what a closed sidecar was delivering goes to the other replica after processingTimeout', async () => {
     await publish(workerB.sidecar, 'stuck', { n: 1 });
-    const holder = () => [workerA, workerB].find((worker) => worker.app.ids('/stuck').length > 0);
+    const holder = () =>
+      [workerA, workerB].find((worker) => numbersAt(worker.app, '/stuck').length > 0);
     expect(await waitUntil(() => holder() !== undefined, 5000)).toBe(true);
     const first = holder()!;
     const other = first === workerA ? workerB : workerA;
 
     await first.sidecar.close();
 
-    expect(await waitUntil(() => other.app.ids('/stuck').length === 1, 10_000)).toBe(true);
+    expect(await waitUntil(() => numbersAt(other.app, '/stuck').length === 1, 10_000)).toBe(true);
     expect(await waitUntil(async () => (await pendingCount()) === 0, 5000)).toBe(true);
     const [held] = first.app.received.filter((r) => r.path === '/stuck');
     const [redelivered] = other.app.received.filter((r) => r.path === '/stuck');
     expect(redelivered!.event.id).toBe(held!.event.id);
     expect(redelivered!.at - held!.at).toBeGreaterThanOrEqual(900);
-    expect(first.app.ids('/stuck')).toEqual([1]);
+    expect(numbersAt(first.app, '/stuck')).toEqual([1]);
   });
 
   test('an expired message is acked without a delivery', async () => {
@@ -200,9 +143,9 @@ describe('pub/sub broker semantics', () => {
     await publish(audit.sidecar, 'expiring', expired, 'application/cloudevents+json');
     await publish(audit.sidecar, 'expiring', { n: 2 });
 
-    expect(await waitUntil(() => audit.app.ids('/expiring').length === 1, 5000)).toBe(true);
+    expect(await waitUntil(() => numbersAt(audit.app, '/expiring').length === 1, 5000)).toBe(true);
     expect(await waitUntil(async () => (await pendingCount()) === 0, 5000)).toBe(true);
-    expect(audit.app.ids('/expiring')).toEqual([2]);
+    expect(numbersAt(audit.app, '/expiring')).toEqual([2]);
   });
 
   test('consumerID {podName} gives every replica its own group: each gets every message', async () => {
@@ -215,13 +158,13 @@ describe('pub/sub broker semantics', () => {
 
     expect(
       await waitUntil(
-        () => one.app.ids('/news').length >= 5 && two.app.ids('/news').length >= 5,
+        () => numbersAt(one.app, '/news').length >= 5 && numbersAt(two.app, '/news').length >= 5,
         5000,
       ),
     ).toBe(true);
     expect(await waitUntil(async () => (await pendingCount()) === 0, 5000)).toBe(true);
-    expect(sorted(one.app.ids('/news'))).toEqual(range(5));
-    expect(sorted(two.app.ids('/news'))).toEqual(range(5));
+    expect(sorted(numbersAt(one.app, '/news'))).toEqual(range(5));
+    expect(sorted(numbersAt(two.app, '/news'))).toEqual(range(5));
     const { rows } = await db.query(
       `select g.name from pubsub_groups g join pubsub_streams s on s.id = g.stream_id
        where s.component = 'broadcast' order by g.name`,

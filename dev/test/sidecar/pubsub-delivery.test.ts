@@ -1,78 +1,18 @@
-import http, { type IncomingHttpHeaders } from 'node:http';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import { waitUntil } from '../../src/processes.ts';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
+import { startSubscriberApp, type Reply, type SubscriberApp } from './subscriber-app.ts';
 
 // Delivery to the app (dapr-api.md §4.3–§4.5, §9 items 8–9): the subscriber response table, the
 // inbound retry policy, dead-lettering, routing rules, and /dapr/subscribe read once.
 
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  event: any;
-}
-type Reply = { status: number; body?: string } | 'reset';
-
-/** An app on a free port: serves /dapr/subscribe, records every delivery, answers via `reply`. */
-async function startApp(subscriptions: unknown, reply: (received: Received) => Reply) {
-  const received: Received[] = [];
-  let subscribeCalls = 0;
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      if (request.url === '/dapr/subscribe') {
-        subscribeCalls += 1;
-        return void response
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify(subscriptions));
-      }
-      if (request.method !== 'POST') return void response.writeHead(404).end();
-      const body = Buffer.concat(chunks).toString('utf8');
-      const delivery = {
-        path: request.url!,
-        headers: request.headers,
-        body,
-        event: JSON.parse(body),
-      };
-      received.push(delivery);
-      const answer = reply(delivery);
-      if (answer === 'reset') return void request.socket.destroy();
-      response.writeHead(answer.status).end(answer.body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    received,
-    subscribeCalls: () => subscribeCalls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-const component = (name: string, extra = '') => `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: { name: ${name} }
-spec:
-  type: pubsub.redis
-  version: v1
-  metadata:
-  - { name: redisHost, value: "localhost:6379" }${extra}
-`;
-
-const resources = `${component('pubsub')}
----
-${component('plain')}
----
-apiVersion: dapr.io/v1alpha1
+const resources = yamlDocuments(
+  pubsubComponent('pubsub'),
+  pubsubComponent('plain'),
+  `apiVersion: dapr.io/v1alpha1
 kind: Resiliency
 metadata: { name: inbound }
 spec:
@@ -91,7 +31,8 @@ spec:
   topic: declared
   routes: { default: /declared }
 scopes: [subscriber]
-`;
+`,
+);
 
 const subscriptions = [
   { pubsubname: 'pubsub', topic: 'outcomes', route: '/outcome', deadLetterTopic: 'outcomes-dlq' },
@@ -119,12 +60,12 @@ const subscriptions = [
 ];
 
 describe('pub/sub delivery', () => {
-  let app: Awaited<ReturnType<typeof startApp>>;
+  let app: SubscriberApp;
   let sidecar: TestSidecar;
   let db: pg.Pool;
 
   beforeAll(async () => {
-    app = await startApp(subscriptions, ({ path, event }) => {
+    app = await startSubscriberApp(subscriptions, ({ path, event }) => {
       if (path === '/outcome') return event.data.reply as Reply;
       if (path === '/no-policy') return { status: 200, body: '{"status":"RETRY"}' };
       return { status: 200 };
@@ -138,7 +79,6 @@ describe('pub/sub delivery', () => {
     await sidecar?.close();
     await app?.close();
     await db?.end();
-    cleanUpTestSidecars();
   });
 
   const publish = async (pubsub: string, topic: string, data: unknown, query = '') => {

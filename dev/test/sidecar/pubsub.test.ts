@@ -1,74 +1,27 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import pg from 'pg';
 import { waitUntil } from '../../src/processes.ts';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import {
+  createSdkClient,
+  pubsubComponent,
+  startTestSidecar,
+  yamlDocuments,
+  type TestSidecar,
+} from './harness.ts';
+import { startSubscriberApp, type Delivery, type SubscriberApp } from './subscriber-app.ts';
 
 // Publishing (dapr-api.md §4.1, §4.2, §7; §9 item 8): the CloudEvent envelope daprd makes, the
 // caller's own CloudEvents, metadata overrides, errors, bulk publish and the JS SDK.
 
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  event: any;
-}
-
-async function startApp(subscriptions: unknown) {
-  const received: Received[] = [];
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      if (request.url === '/dapr/subscribe') {
-        return void response.writeHead(200).end(JSON.stringify(subscriptions));
-      }
-      if (request.method !== 'POST') return void response.writeHead(404).end();
-      const body = Buffer.concat(chunks).toString('utf8');
-      received.push({
-        path: request.url!,
-        headers: request.headers,
-        body,
-        event: JSON.parse(body),
-      });
-      response.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-const component = (name: string, metadata = '') => `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: { name: ${name} }
-spec:
-  type: pubsub.redis
-  version: v1
-  metadata:
-  - { name: redisHost, value: "localhost:6379" }${metadata}
-`;
-
-const resources = [
-  component('pubsub'),
-  component(
-    'guarded',
-    `
-  - { name: allowedTopics, value: "open,vault" }
-  - { name: protectedTopics, value: "vault" }
-  - { name: publishingScopes, value: "someone-else=vault" }`,
-  ),
-].join('---\n');
+const resources = yamlDocuments(
+  pubsubComponent('pubsub'),
+  pubsubComponent('guarded', {
+    allowedTopics: 'open,vault',
+    protectedTopics: 'vault',
+    publishingScopes: 'someone-else=vault',
+  }),
+);
 
 const errorInfo = (reason: string, metadata: Record<string, unknown>) => ({
   '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
@@ -88,12 +41,12 @@ const uuidV4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]
 const secondPrecision = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/;
 
 describe('POST /v1.0/publish/{pubsub}/{topic}', () => {
-  let app: Awaited<ReturnType<typeof startApp>>;
+  let app: SubscriberApp;
   let sidecar: TestSidecar;
   let bare: TestSidecar;
 
   beforeAll(async () => {
-    app = await startApp([
+    app = await startSubscriberApp([
       { pubsubname: 'pubsub', topic: 'events', route: '/events' },
       { pubsubname: 'pubsub', topic: 'raw', route: '/raw', metadata: { rawPayload: 'true' } },
     ]);
@@ -106,7 +59,6 @@ describe('POST /v1.0/publish/{pubsub}/{topic}', () => {
     await sidecar?.close();
     await bare?.close();
     await app?.close();
-    cleanUpTestSidecars();
   });
 
   /** A raw HTTP request, so that no Content-Type is added when none is given. */
@@ -133,7 +85,7 @@ describe('POST /v1.0/publish/{pubsub}/{topic}', () => {
     query: string,
     body: string | Buffer,
     headers: Record<string, string>,
-    marker: (received: Received) => boolean,
+    marker: (received: Delivery) => boolean,
     topic = 'events',
   ) => {
     const response = await post(`/v1.0/publish/pubsub/${topic}${query}`, body, headers);
@@ -184,6 +136,20 @@ describe('POST /v1.0/publish/{pubsub}/{topic}', () => {
     expect(Date.parse(event.time)).toBeLessThanOrEqual(Date.now());
     expect(delivery!.body).toContain(
       '"data":{"big":12345678901234567890,"order":42,"tag":"\\u003ca\\u0026b\\u003e"}',
+    );
+  });
+
+  test('JSON data: keys sorted by their UTF-8 bytes and \\b, \\f kept short, as Go 1.22+ writes them', async () => {
+    // JS string order would put U+1F600 (a surrogate pair) before U+FF01; UTF-8 order does not.
+    const [delivery] = await publishAndReceive(
+      '',
+      '{"\u{1F600}": 1, "\uFF01": 2, "s": "a\\bb\\fc", "marker": "go-order"}',
+      { 'content-type': 'application/json' },
+      (r) => r.event.data?.marker === 'go-order',
+    );
+
+    expect(delivery!.body).toContain(
+      '"data":{"marker":"go-order","s":"a\\bb\\fc","\uFF01":2,"\u{1F600}":1}',
     );
   });
 
@@ -457,13 +423,7 @@ describe('POST /v1.0/publish/{pubsub}/{topic}', () => {
   });
 
   test('@dapr/dapr pubsub.publish resolves {} and delivers; an unknown pubsub resolves { error }', async () => {
-    const silent = { error() {}, warn() {}, info() {}, verbose() {}, debug() {} };
-    const client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(sidecar.httpPort),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      logger: { level: LogLevel.Error, service: silent },
-    });
+    const client = createSdkClient(sidecar);
     try {
       const published = await client.pubsub.publish('pubsub', 'events', { via: 'sdk' });
       const unknown = await client.pubsub.publish('nope', 'events', { via: 'sdk-unknown' });
@@ -482,15 +442,15 @@ describe('POST /v1.0/publish/{pubsub}/{topic}', () => {
 });
 
 describe('POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}', () => {
-  let app: Awaited<ReturnType<typeof startApp>>;
+  let app: SubscriberApp;
   let sidecar: TestSidecar;
 
   beforeAll(async () => {
-    app = await startApp([{ pubsubname: 'pubsub', topic: 'batch', route: '/batch' }]);
+    app = await startSubscriberApp([{ pubsubname: 'pubsub', topic: 'batch', route: '/batch' }]);
     sidecar = await startTestSidecar({
       appId: 'bulk',
       appPort: app.port,
-      resources: component('pubsub'),
+      resources: pubsubComponent('pubsub'),
     });
     await sidecar.appReady;
   });

@@ -1,24 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { call, createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import { startTestSidecar, stateComponent, yamlDocuments, type TestSidecar } from './harness.ts';
 
 // The state API's request validation, store lookup, key prefixes, metadata, table creation and
 // garbage collection (dapr-api.md §3.1-§3.3, §3.8-§3.10; gotchas 3-4 of §9), over raw HTTP.
-
-const component = (name: string, version: string, metadata: Record<string, string>) => `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: ${name}
-spec:
-  type: state.postgresql
-  version: ${version}
-  metadata:
-${Object.entries(metadata)
-  .map(([key, value]) => `    - name: ${key}\n      value: "${value}"`)
-  .join('\n')}
----`;
 
 /** The libpq `key=value` form of a URL, as Dapr's docs write connection strings. */
 function keywordValue(url: string): string {
@@ -35,20 +21,32 @@ let db: pg.Pool;
 beforeAll(async () => {
   databaseUrl = await createTestDatabase('state_api');
   const url = databaseUrl;
-  const resources = [
-    component('v1store', 'v1', { connectionString: url }),
-    component('v2store', 'v2', { connectionString: url, tablePrefix: 'v2_' }),
-    component('byname', 'v2', { connectionString: url, tablePrefix: 'kp_', keyPrefix: 'name' }),
-    component('raw', 'v2', { connectionString: url, tablePrefix: 'kp_', keyPrefix: 'none' }),
-    component('literal', 'v2', { connectionString: url, tablePrefix: 'kp_', keyPrefix: 'MyTeam' }),
-    component('ns', 'v2', { connectionString: url, tablePrefix: 'kp_', keyPrefix: 'namespace' }),
-    component('gcstore', 'v2', {
+  const resources = yamlDocuments(
+    stateComponent('v1store', 'v1', { connectionString: url }),
+    stateComponent('v2store', 'v2', { connectionString: url, tablePrefix: 'v2_' }),
+    stateComponent('byname', 'v2', {
+      connectionString: url,
+      tablePrefix: 'kp_',
+      keyPrefix: 'name',
+    }),
+    stateComponent('raw', 'v2', { connectionString: url, tablePrefix: 'kp_', keyPrefix: 'none' }),
+    stateComponent('literal', 'v2', {
+      connectionString: url,
+      tablePrefix: 'kp_',
+      keyPrefix: 'MyTeam',
+    }),
+    stateComponent('ns', 'v2', {
+      connectionString: url,
+      tablePrefix: 'kp_',
+      keyPrefix: 'namespace',
+    }),
+    stateComponent('gcstore', 'v2', {
       connectionString: url,
       tablePrefix: 'gc_',
       cleanupInterval: '1s',
     }),
-    component('kvstore', 'v2', { connectionString: keywordValue(url), tablePrefix: 'kv_' }),
-  ].join('\n');
+    stateComponent('kvstore', 'v2', { connectionString: keywordValue(url), tablePrefix: 'kv_' }),
+  );
   sidecar = await startTestSidecar({ appId: 'state-app', resources, databaseUrl });
   other = await startTestSidecar({ appId: 'other', namespace: 'shop', resources, databaseUrl });
   db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -58,7 +56,6 @@ afterAll(async () => {
   await sidecar?.close();
   await other?.close();
   await db?.end();
-  cleanUpTestSidecars();
 });
 
 const state = (method: string, path: string, body?: unknown) =>
@@ -262,10 +259,10 @@ describe('key prefixes, shared tables, metadata and cleanup', () => {
 
   test('sidecars starting together on a fresh database create the tables once', async () => {
     const fresh = await createTestDatabase('state_race');
-    const resources = [
-      component('v1store', 'v1', { connectionString: fresh }),
-      component('v2store', 'v2', { connectionString: fresh, tablePrefix: 'v2_' }),
-    ].join('\n');
+    const resources = yamlDocuments(
+      stateComponent('v1store', 'v1', { connectionString: fresh }),
+      stateComponent('v2store', 'v2', { connectionString: fresh, tablePrefix: 'v2_' }),
+    );
 
     const started = await Promise.allSettled(
       ['a', 'b', 'c', 'd'].map((appId) =>

@@ -1,21 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import {
-  CommunicationProtocolEnum,
-  DaprClient,
-  LogLevel,
-  StateConcurrencyEnum,
-  StateConsistencyEnum,
-} from '@dapr/dapr';
+import { type DaprClient, StateConcurrencyEnum, StateConsistencyEnum } from '@dapr/dapr';
 import type { IEtag } from '@dapr/dapr/types/Etag.type.js';
 import { createTestDatabase } from '@sidecart/chassis/testing';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import {
+  createSdkClient,
+  startTestSidecar,
+  stateComponent,
+  yamlDocuments,
+  type TestSidecar,
+} from './harness.ts';
 
 // The state API as services use it: through @dapr/dapr's DaprClient over HTTP (dapr-api.md §7).
 
-const stores = [
-  { version: 'v1', store: 'v1store', table: 'tableName', staleEtag: '1' },
-  { version: 'v2', store: 'v2store', table: 'tablePrefix', staleEtag: randomUUID() },
+const stores: {
+  version: string;
+  store: string;
+  table: Record<string, string>;
+  staleEtag: string;
+}[] = [
+  { version: 'v1', store: 'v1store', table: { tableName: 'v1_state' }, staleEtag: '1' },
+  { version: 'v2', store: 'v2store', table: { tablePrefix: 'v2_' }, staleEtag: randomUUID() },
 ];
 
 let sidecar: TestSidecar;
@@ -23,38 +28,18 @@ let client: DaprClient;
 
 beforeAll(async () => {
   const databaseUrl = await createTestDatabase('state_client');
-  const resources = stores
-    .map(
-      ({ store, version, table }) => `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: ${store}
-spec:
-  type: state.postgresql
-  version: ${version}
-  metadata:
-    - name: connectionString
-      value: "${databaseUrl}"
-    - name: ${table}
-      value: ${table === 'tableName' ? 'v1_state' : 'v2_'}`,
-    )
-    .join('\n---\n');
+  const resources = yamlDocuments(
+    ...stores.map(({ store, version, table }) =>
+      stateComponent(store, version, { connectionString: databaseUrl, ...table }),
+    ),
+  );
   sidecar = await startTestSidecar({ appId: 'sdk-app', resources, databaseUrl });
-  const silent = { error() {}, warn() {}, info() {}, verbose() {}, debug() {} };
-  client = new DaprClient({
-    daprHost: '127.0.0.1',
-    daprPort: String(sidecar.httpPort),
-    communicationProtocol: CommunicationProtocolEnum.HTTP,
-    // The SDK logs every `{ error }` it returns; the tests assert those results instead.
-    logger: { level: LogLevel.Error, service: silent },
-  });
+  client = createSdkClient(sidecar);
 });
 
 afterAll(async () => {
   await client?.stop();
   await sidecar?.close();
-  cleanUpTestSidecars();
 });
 
 /** The SDK reports HTTP failures as an Error whose message is JSON (dapr-api.md §7). */

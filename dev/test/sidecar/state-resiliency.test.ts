@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { call, createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import { startTestSidecar, stateComponent, yamlDocuments, type TestSidecar } from './harness.ts';
 
 // Outbound resiliency of state stores (dapr-api.md §2.6): transient store errors are retried,
 // etag mismatches and first-write conflicts are final. A statement trigger counts the UPDATE
@@ -12,19 +12,9 @@ let db: pg.Pool;
 
 beforeAll(async () => {
   const databaseUrl = await createTestDatabase('state_resiliency');
-  const resources = `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: retried
-spec:
-  type: state.postgresql
-  version: v2
-  metadata:
-    - name: connectionString
-      value: "${databaseUrl}"
----
-apiVersion: dapr.io/v1alpha1
+  const resources = yamlDocuments(
+    stateComponent('retried', 'v2', { connectionString: databaseUrl }),
+    `apiVersion: dapr.io/v1alpha1
 kind: Resiliency
 metadata:
   name: state-retries
@@ -40,7 +30,8 @@ spec:
       retried:
         outbound:
           retry: quick
-`;
+`,
+  );
   sidecar = await startTestSidecar({ appId: 'resilient', resources, databaseUrl });
   db = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   // nextval() is not rolled back with the failing statement, so it counts every attempt.
@@ -62,7 +53,6 @@ spec:
 afterAll(async () => {
   await sidecar?.close();
   await db?.end();
-  cleanUpTestSidecars();
 });
 
 beforeEach(async () => {

@@ -2,24 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { call, createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
-import { cleanUpTestSidecars, startTestSidecar, type TestSidecar } from './harness.ts';
+import { startTestSidecar, stateComponent, yamlDocuments, type TestSidecar } from './harness.ts';
 
 // The state API over state.postgresql v1 and v2 (dapr-api.md §3; gotchas 4-7 of §9), over raw
 // HTTP, for what differs between the versions. state-api.test.ts covers the rest.
-
-const component = (name: string, version: string, metadata: Record<string, string>) => `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: ${name}
-spec:
-  type: state.postgresql
-  version: ${version}
-  metadata:
-${Object.entries(metadata)
-  .map(([key, value]) => `    - name: ${key}\n      value: "${value}"`)
-  .join('\n')}
----`;
 
 const versions = [
   {
@@ -62,10 +48,10 @@ let db: pg.Pool;
 
 beforeAll(async () => {
   const databaseUrl = await createTestDatabase('state');
-  const resources = [
-    component('v1store', 'v1', { connectionString: databaseUrl }),
-    component('v2store', 'v2', { connectionString: databaseUrl, tablePrefix: 'v2_' }),
-  ].join('\n');
+  const resources = yamlDocuments(
+    stateComponent('v1store', 'v1', { connectionString: databaseUrl }),
+    stateComponent('v2store', 'v2', { connectionString: databaseUrl, tablePrefix: 'v2_' }),
+  );
   sidecar = await startTestSidecar({ appId: 'state-app', resources, databaseUrl });
   other = await startTestSidecar({ appId: 'other', resources, databaseUrl });
   db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -75,7 +61,6 @@ afterAll(async () => {
   await sidecar?.close();
   await other?.close();
   await db?.end();
-  cleanUpTestSidecars();
 });
 
 const state = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>

@@ -1,15 +1,15 @@
 import { json, noContent, type ApiRequest, type ApiResponse } from '../api.ts';
 import type { SidecarContext } from '../types.ts';
-import { createEnvelope, envelopeBytes, isContentType } from './cloudevent.ts';
+import { isContentType } from './cloudevent.ts';
 import type { PubsubComponent } from './component.ts';
-import { goJson, parsePrecise, structField, structString, structStringMap } from './go-json.ts';
+import { goMarshal, parsePrecise } from '../go-json.ts';
+import { structField, structString, structStringMap } from './go-structs.ts';
 import {
-  findComponent,
+  messageBytes,
   publishFailure,
   PublishForbiddenError,
   pubsubError,
-  readRawPayload,
-  traceContext,
+  readPublishTarget,
 } from './publish-checks.ts';
 import type { Publisher } from './publish.ts';
 
@@ -32,42 +32,22 @@ export function bulkPublishRoute(
   publish: Publisher,
 ) {
   return async (request: ApiRequest): Promise<ApiResponse> => {
-    const component = findComponent(components, request);
-    if ('status' in component) return component;
-    const topic = request.params.topic!;
-    const rawPayload = readRawPayload(request, component.name);
-    if (typeof rawPayload !== 'boolean') return rawPayload;
+    const target = readPublishTarget(components, request);
+    if ('status' in target) return target;
+    const { component, topic } = target;
     const entries = readEntries(context, component, topic, request);
     if (!Array.isArray(entries)) return entries;
 
     const messages: { entryId: string; data: Buffer; metadata: Record<string, string> }[] = [];
     for (const entry of entries) {
-      let data = entry.data;
-      if (!rawPayload) {
-        try {
-          data = envelopeBytes(
-            createEnvelope({
-              appId: context.appId,
-              pubsubName: component.name,
-              topic,
-              contentType: entry.contentType,
-              body: entry.data,
-              metadata: entry.metadata ?? {},
-              ...traceContext(request),
-            }),
-          );
-        } catch (error) {
-          return pubsubError(
-            500,
-            'ERR_PUBSUB_CLOUD_EVENTS_SER',
-            'cannot create cloudevent',
-            'DAPR_PUBSUB_CLOUD_EVENT_CREATION',
-            { appID: context.appId, error: (error as Error).message },
-            { name: component.name },
-          );
-        }
-      }
-      messages.push({ entryId: entry.entryId, data, metadata: entry.metadata ?? {} });
+      const metadata = entry.metadata ?? {};
+      const data = messageBytes(context.appId, target, request, {
+        contentType: entry.contentType,
+        body: entry.data,
+        metadata,
+      });
+      if (!Buffer.isBuffer(data)) return data;
+      messages.push({ entryId: entry.entryId, data, metadata });
     }
 
     const results = await Promise.allSettled(
@@ -179,7 +159,7 @@ function eventBytes(event: unknown, contentType: string): Buffer {
     isContentType(contentType, 'application/json') ||
     isContentType(contentType, 'application/cloudevents+json')
   ) {
-    return Buffer.from(goJson(event));
+    return Buffer.from(goMarshal(event));
   }
   throw new Error(mismatch);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../durations.ts';
-import { goJson, parsePrecise } from './go-json.ts';
+import { goMarshal, parsePrecise } from '../go-json.ts';
 
 /** The CloudEvent 1.0 envelope daprd wraps published data in (dapr-api.md §4.2). */
 export type CloudEvent = Record<string, unknown>;
@@ -39,7 +39,7 @@ export function createEnvelope(input: PublishInput, now = new Date()): CloudEven
   return envelope;
 }
 
-export const envelopeBytes = (envelope: CloudEvent): Buffer => Buffer.from(goJson(envelope));
+export const envelopeBytes = (envelope: CloudEvent): Buffer => Buffer.from(goMarshal(envelope));
 
 function newEnvelope(input: PublishInput, now: Date): CloudEvent {
   const override = (field: string) => metadataIgnoringCase(input.metadata, `cloudevent.${field}`);

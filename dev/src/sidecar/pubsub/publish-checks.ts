@@ -6,7 +6,8 @@ import {
   type ApiResponse,
   type ErrorDetail,
 } from '../api.ts';
-import { isRawPayload } from './cloudevent.ts';
+import { compareGoKeys } from '../go-json.ts';
+import { createEnvelope, envelopeBytes, isRawPayload } from './cloudevent.ts';
 import type { PubsubComponent } from './component.ts';
 
 /** Publishing a topic the component's scoping denies this app (runtime NotAllowedError). */
@@ -14,7 +15,7 @@ export class PublishForbiddenError extends Error {}
 
 /** Go map keys come out sorted in daprd's JSON. */
 const sorted = (map: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  Object.fromEntries(Object.entries(map).sort(([a], [b]) => compareGoKeys(a, b)));
 
 /** A rich pub/sub error (dapr:pkg/api/errors/pubsub.go): ErrorInfo, then ResourceInfo. */
 export function pubsubError(
@@ -32,8 +33,59 @@ export function pubsubError(
   return richError(status, errorCode, message, details);
 }
 
+export interface PublishTarget {
+  component: PubsubComponent;
+  topic: string;
+  rawPayload: boolean;
+}
+
+/** What both publish routes read first: the component and topic, then the rawPayload flag. */
+export function readPublishTarget(
+  components: Map<string, PubsubComponent>,
+  request: ApiRequest,
+): PublishTarget | ApiResponse {
+  const component = findComponent(components, request);
+  if ('status' in component) return component;
+  const rawPayload = readRawPayload(request, component.name);
+  if (typeof rawPayload !== 'boolean') return rawPayload;
+  return { component, topic: request.params.topic!, rawPayload };
+}
+
+/**
+ * The bytes one message is published as: itself with rawPayload, else its CloudEvent envelope;
+ * daprd's 500 when the envelope cannot be made.
+ */
+export function messageBytes(
+  appId: string,
+  target: PublishTarget,
+  request: ApiRequest,
+  message: { contentType: string | undefined; body: Buffer; metadata: Record<string, string> },
+): Buffer | ApiResponse {
+  if (target.rawPayload) return message.body;
+  try {
+    return envelopeBytes(
+      createEnvelope({
+        appId,
+        pubsubName: target.component.name,
+        topic: target.topic,
+        ...message,
+        ...traceContext(request),
+      }),
+    );
+  } catch (error) {
+    return pubsubError(
+      500,
+      'ERR_PUBSUB_CLOUD_EVENTS_SER',
+      'cannot create cloudevent',
+      'DAPR_PUBSUB_CLOUD_EVENT_CREATION',
+      { appID: appId, error: (error as Error).message },
+      { name: target.component.name },
+    );
+  }
+}
+
 /** The checks every publish route makes first (validateAndGetPubsubAndTopic). */
-export function findComponent(
+function findComponent(
   components: Map<string, PubsubComponent>,
   request: ApiRequest,
 ): PubsubComponent | ApiResponse {
@@ -83,7 +135,7 @@ export function findComponent(
 }
 
 /** rawPayload from the request metadata; a bad value is a 400 (dapr-api.md §4.1). */
-export function readRawPayload(request: ApiRequest, name: string): boolean | ApiResponse {
+function readRawPayload(request: ApiRequest, name: string): boolean | ApiResponse {
   try {
     return isRawPayload(request.metadata);
   } catch (error) {
@@ -128,7 +180,7 @@ export function publishFailure(
 }
 
 /** The request's trace context, as daprd puts it in the envelope ("" without one). */
-export function traceContext(request: ApiRequest): { traceparent: string; tracestate: string } {
+function traceContext(request: ApiRequest): { traceparent: string; tracestate: string } {
   const header = (name: string) => {
     const value = request.headers[name];
     return (Array.isArray(value) ? value[0] : value) ?? '';

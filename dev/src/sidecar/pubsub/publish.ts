@@ -1,15 +1,12 @@
 import { noContent, type ApiRequest, type ApiResponse } from '../api.ts';
 import type { SidecarContext } from '../types.ts';
 import { appendEntry } from './broker.ts';
-import { createEnvelope, envelopeBytes } from './cloudevent.ts';
 import { isTopicAllowed, type PubsubComponent } from './component.ts';
 import {
-  findComponent,
+  messageBytes,
   publishFailure,
   PublishForbiddenError,
-  pubsubError,
-  readRawPayload,
-  traceContext,
+  readPublishTarget,
 } from './publish-checks.ts';
 
 export type Publisher = (
@@ -49,35 +46,15 @@ export function publishRoute(
   publish: Publisher,
 ) {
   return async (request: ApiRequest): Promise<ApiResponse> => {
-    const component = findComponent(components, request);
-    if ('status' in component) return component;
-    const topic = request.params.topic!;
-    const rawPayload = readRawPayload(request, component.name);
-    if (typeof rawPayload !== 'boolean') return rawPayload;
-    let data = request.body;
-    if (!rawPayload) {
-      try {
-        const envelope = createEnvelope({
-          appId: context.appId,
-          pubsubName: component.name,
-          topic,
-          contentType: request.headers['content-type'],
-          body: request.body,
-          metadata: request.metadata,
-          ...traceContext(request),
-        });
-        data = envelopeBytes(envelope);
-      } catch (error) {
-        return pubsubError(
-          500,
-          'ERR_PUBSUB_CLOUD_EVENTS_SER',
-          'cannot create cloudevent',
-          'DAPR_PUBSUB_CLOUD_EVENT_CREATION',
-          { appID: context.appId, error: (error as Error).message },
-          { name: component.name },
-        );
-      }
-    }
+    const target = readPublishTarget(components, request);
+    if ('status' in target) return target;
+    const { component, topic } = target;
+    const data = messageBytes(context.appId, target, request, {
+      contentType: request.headers['content-type'],
+      body: request.body,
+      metadata: request.metadata,
+    });
+    if (!Buffer.isBuffer(data)) return data;
     try {
       await publish(component, topic, data, request.metadata);
     } catch (error) {

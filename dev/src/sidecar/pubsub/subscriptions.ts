@@ -1,7 +1,7 @@
 import { parse } from '@marcbachmann/cel-js';
 import type { SidecarContext } from '../types.ts';
 import type { CloudEvent } from './cloudevent.ts';
-import { structField as field, structString as text, structStringMap } from './go-json.ts';
+import { structField as field, structString as text, structStringMap } from './go-structs.ts';
 
 export interface RoutingRule {
   /** The CEL expression as written (trimmed); "" = always matches. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Dialect, StateRow } from './dialects.ts';
 import { EtagError, PermanentError } from './errors.ts';
-import { goMarshal } from './go-json.ts';
+import { goMarshal } from '../go-json.ts';
 import type { DeleteRequest, Operation, SetRequest, StateOptions } from './requests.ts';
 
 export interface StoredState {

@@ -1,6 +1,7 @@
 import { daprError, noContent, type ApiRequest, type ApiResponse } from '../api.ts';
+import { goCompact, goMarshal } from '../go-json.ts';
 import { causeOf, malformedRequest } from './errors.ts';
-import { decodeGoJson, goCompact, goMarshal } from './go-json.ts';
+import { decodeGoJson } from './go-decoder.ts';
 import { originalKey } from './keys.ts';
 import type { StoredState } from './postgres-store.ts';
 import { bulkGetBody } from './requests.ts';

@@ -1,4 +1,5 @@
-import { goAny, goInt, goString, goStringMap, type GoType } from './go-json.ts';
+import { compareGoKeys } from '../go-json.ts';
+import { goAny, goInt, goString, goStringMap, type GoType } from './go-decoder.ts';
 
 /** The state request shapes of components-contrib (`state.SetRequest`, `state.DeleteRequest`). */
 export interface StateOptions {
@@ -179,7 +180,7 @@ function goFormat(value: unknown): string {
   }
   if (Array.isArray(value)) return `[${value.map(goFormat).join(' ')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value).sort(([a], [b]) => compareGoKeys(a, b));
     return `map[${entries.map(([k, v]) => `${k}:${goFormat(v)}`).join(' ')}]`;
   }
   return String(value);

@@ -1,6 +1,6 @@
 import { daprError, noContent, type ApiRequest, type ApiResponse } from '../api.ts';
 import { causeOf, EtagError, malformedRequest, stateErrorStatus } from './errors.ts';
-import { decodeGoJson } from './go-json.ts';
+import { decodeGoJson } from './go-decoder.ts';
 import {
   decodeOperationRequest,
   saveBody,

@@ -22,7 +22,9 @@ export async function createTestDatabase(prefix: string): Promise<string> {
 }
 
 /** A logger that writes nothing (set LOG_LEVEL-like verbosity here when debugging a test). */
-export const silentLogger = () => createLogger('test', 'silent');
+let silent: ReturnType<typeof createLogger> | undefined;
+/** One per process: every pino logger adds a listener to stdout, and tests make many. */
+export const silentLogger = () => (silent ??= createLogger('test', 'silent'));
 
 export interface TestServer {
   url: string;

@@ -1,6 +1,6 @@
 /**
- * Just enough of Go's encoding/json for daprd's state API: decoding into typed request structs
- * with Go's error messages, and re-encoding values the way `json.Marshal` does (dapr-api.md §3.3).
+ * Just enough of Go's encoding/json decoder for daprd's state API: typed request structs with
+ * Go's error messages (dapr-api.md §3.3). Encoding is in ../go-json.ts.
  */
 
 export type GoType =
@@ -122,39 +122,4 @@ function decodeStruct(value: unknown, type: GoType & { kind: 'struct' }, context
     Object.assign(context, saved);
   }
   return result;
-}
-
-const htmlUnsafe = new Set(['<', '>', '&', '\u2028', '\u2029']);
-const escapeUnsafe = (text: string) =>
-  text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-/** `json.Marshal` of a decoded value: compact, map keys sorted, HTML characters escaped. */
-export function goMarshal(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'string') return escapeUnsafe(JSON.stringify(value));
-  if (typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(goMarshal).join(',')}]`;
-  const entries = Object.entries(value).sort(([a], [b]) =>
-    Buffer.compare(Buffer.from(a), Buffer.from(b)),
-  );
-  return `{${entries.map(([key, item]) => `${goMarshal(key)}:${goMarshal(item)}`).join(',')}}`;
-}
-
-/** How Go encodes a `json.RawMessage`: whitespace outside strings dropped, HTML escaped. */
-export function goCompact(json: string): string {
-  let out = '';
-  let inString = false;
-  let escaped = false;
-  for (const c of json) {
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (c === '\\') escaped = true;
-      else if (c === '"') inString = false;
-      out += htmlUnsafe.has(c) ? escapeUnsafe(c) : c;
-    } else if (c === '"') {
-      inString = true;
-      out += c;
-    } else if (!' \t\r\n'.includes(c)) out += c;
-  }
-  return out;
 }

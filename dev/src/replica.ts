@@ -189,17 +189,28 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
     );
   }
 
-  /** SIGTERM to every process still running, SIGKILL to those left after the grace period. */
+  /**
+   * SIGTERM the app first and its sidecar once the app is gone — daprd's graceful shutdown keeps
+   * the Dapr API up while the app drains (its outbox relay may still publish) — then SIGKILL
+   * whatever is left when the grace period ends.
+   */
   async #terminate(): Promise<void> {
-    const running = this.#running();
-    for (const child of running) signalGroup(child.pid!, 'SIGTERM');
     const graceOver = new Promise<'grace-over'>((resolve) =>
       setTimeout(resolve, this.timing.stopGraceMs, 'grace-over').unref(),
     );
-    if ((await Promise.race([this.#exited, graceOver])) === 'grace-over') {
-      for (const child of this.#running()) signalGroup(child.pid!, 'SIGKILL');
-      await this.#exited;
+    const [sidecar, app] =
+      this.#children.length > 1 ? this.#children : [undefined, ...this.#children];
+    for (const child of [app, sidecar]) {
+      if (!child || !this.#running().includes(child)) continue;
+      signalGroup(child.pid!, 'SIGTERM');
+      const exited = new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
+        else child.once('exit', resolve);
+      });
+      if ((await Promise.race([exited, graceOver])) === 'grace-over') break;
     }
+    for (const child of this.#running()) signalGroup(child.pid!, 'SIGKILL');
+    await this.#exited;
   }
 
   async #probe(): Promise<void> {

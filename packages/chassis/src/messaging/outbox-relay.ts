@@ -96,18 +96,33 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   }
 
-  settings.orm.em
-    .getEventManager()
-    .registerSubscriber(nudgeAfterCommit(() => isStopped || nudge()));
+  const unsubscribe = onCommitsOf(settings.orm, nudge);
   const running = run();
   return {
     nudge,
     async stop() {
       isStopped = true;
+      unsubscribe();
       wake();
       await running;
     },
   };
+}
+
+/** The relays of each ORM. MikroORM cannot unregister a subscriber: one per ORM serves them all. */
+const relaysOf = new WeakMap<MikroORM, Set<() => void>>();
+
+/** Calls `nudge` after every commit through `orm` that recorded events, until unsubscribed. */
+function onCommitsOf(orm: MikroORM, nudge: () => void): () => void {
+  let nudges = relaysOf.get(orm);
+  if (!nudges) {
+    const all = new Set<() => void>();
+    orm.em.getEventManager().registerSubscriber(nudgeAfterCommit(() => all.forEach((n) => n())));
+    relaysOf.set(orm, all);
+    nudges = all;
+  }
+  nudges.add(nudge);
+  return () => void nudges.delete(nudge);
 }
 
 /** Claims a batch, publishes it and commits the outcome of each event; returns the batch size. */

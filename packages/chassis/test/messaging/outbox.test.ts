@@ -131,6 +131,19 @@ describe('startOutboxRelay', () => {
     expect(published).toHaveLength(3);
   });
 
+  test('relays started and stopped in turn share one ORM subscriber; a stopped one is not woken', async () => {
+    const subscribers = () => orm.em.getEventManager().getSubscribers().size;
+    const first = startRelay({ publish: async () => {}, intervalMs: 60_000 });
+    const before = subscribers();
+    await first.stop();
+    const published: string[] = [];
+    startRelay({ publish: async (event) => void published.push(event.id), intervalMs: 60_000 });
+
+    expect(subscribers()).toBe(before);
+    const [id] = await recordCommitted(1);
+    await eventually('the running relay', () => published.includes(id!));
+  });
+
   test('retries failed publishes with back-off until every event is delivered exactly once', async () => {
     const delivered: string[] = [];
     let calls = 0;

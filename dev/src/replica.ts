@@ -80,6 +80,7 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
+  #terminating: Promise<void> | undefined;
 
   constructor(options: ReplicaOptions) {
     super();
@@ -194,7 +195,13 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
    * the Dapr API up while the app drains (its outbox relay may still publish) — then SIGKILL
    * whatever is left when the grace period ends.
    */
-  async #terminate(): Promise<void> {
+  #terminate(): Promise<void> {
+    // A Ctrl-C during a crash restart must not SIGTERM twice: the second one kills mid-drain.
+    this.#terminating ??= this.#signalInOrder().finally(() => (this.#terminating = undefined));
+    return this.#terminating;
+  }
+
+  async #signalInOrder(): Promise<void> {
     const graceOver = new Promise<'grace-over'>((resolve) =>
       setTimeout(resolve, this.timing.stopGraceMs, 'grace-over').unref(),
     );

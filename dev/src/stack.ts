@@ -156,8 +156,10 @@ async function startReplicas(
       (status) => status.restarts >= 3 && !everReady.has(status.replica),
     );
     if (hopeless) {
-      const log = shortPath(path.join(logsDir, `${hopeless.replica}.log`));
-      throw new Error(`${hopeless.replica} keeps exiting before it is ready; see ${log}`);
+      const log = (suffix: string) => shortPath(path.join(logsDir, `${hopeless.replica}${suffix}`));
+      throw new Error(
+        `${hopeless.replica} keeps exiting before it is ready; see ${log('.log')} and ${log('-daprd.log')}`,
+      );
     }
     return statuses.every((status) => everReady.has(status.replica));
   }, 90_000);

@@ -54,6 +54,7 @@ export async function createInvocation(
   const namespace = context.namespace ?? 'default';
   const callee = await startCalleeServer({
     port: options.internalPort,
+    appId,
     app,
     deny: compileAccessControl(context.resources.configuration?.accessControl),
   });

@@ -70,8 +70,8 @@ export async function createRegistry(options: RegistryOptions): Promise<Registry
     return instances;
   };
 
-  // A stale list is served while a refresh runs in the background, so no call waits on the
-  // database except the first one (or the first after an eviction).
+  // A stale list (younger than liveMs) is served while a refresh runs in the background, so a
+  // busy caller never waits on the database; an idle one asks again.
   const instancesOf = (targetId: string, targetNamespace: string): Promise<Instance[]> => {
     const key = `${targetNamespace}/${targetId}`;
     const cached = cache.get(key);
@@ -83,7 +83,8 @@ export async function createRegistry(options: RegistryOptions): Promise<Registry
       pending = query(key, targetId, targetNamespace).finally(() => loading.delete(key));
       loading.set(key, pending);
     }
-    if (!cached) return pending;
+    // Older than a heartbeat's lifetime, it may name ports that are gone or reused: wait.
+    if (!cached || performance.now() - cached.at > liveMs) return pending;
     pending.catch((error: unknown) => log.warn({ err: error }, 'name resolution refresh failed'));
     return Promise.resolve(cached.instances);
   };

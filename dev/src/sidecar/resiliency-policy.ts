@@ -1,4 +1,5 @@
 /** The runtime side of resiliency: cockatiel policies that behave like daprd's (resiliency/policy.go). */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CircuitState,
   ConstantBackoff,
@@ -12,6 +13,8 @@ import {
   retry,
   timeout,
   type GeneratorFn,
+  type IBackoff,
+  type IBackoffFactory,
   type IBreaker,
 } from 'cockatiel';
 import {
@@ -56,6 +59,8 @@ interface Outcome<T> {
 }
 const isFailure = (outcome: unknown) => (outcome as Outcome<unknown>).failedStatus !== undefined;
 
+const neverAborted = new AbortController().signal;
+
 /** Layered like daprd's runner: retry(circuit breaker(timeout per attempt(attempt))). */
 export function createEndpointPolicy(definition: PolicyDefinition): EndpointPolicy {
   const { timeoutMs = 0, retry: retryDefinition, breaker } = definition;
@@ -66,10 +71,15 @@ export function createEndpointPolicy(definition: PolicyDefinition): EndpointPoli
       : undefined;
   const breakers = new Map<string, ReturnType<typeof createBreaker>>();
 
-  const runAttempt = async <T>(attempt: (signal: AbortSignal) => Promise<T>): Promise<T> => {
-    if (!perAttempt) return attempt(new AbortController().signal);
+  const runAttempt = async <T>(
+    attempt: (signal: AbortSignal) => Promise<T>,
+    caller: AbortSignal,
+  ): Promise<T> => {
+    if (!perAttempt) return attempt(caller);
     try {
-      return await perAttempt.execute(({ signal }) => attempt(signal));
+      // The caller's signal is merged here rather than given to cockatiel, whose timeout would
+      // report the caller's abort as a deadline.
+      return await perAttempt.execute(({ signal }) => attempt(AbortSignal.any([signal, caller])));
     } catch (error) {
       throw isTaskCancelledError(error) ? new Error(deadlineExceeded) : error;
     }
@@ -81,18 +91,19 @@ export function createEndpointPolicy(definition: PolicyDefinition): EndpointPoli
       attempt: (signal: AbortSignal) => Promise<T>,
       options: ExecuteOptions<T> = {},
     ) {
-      const { failureStatus = () => undefined, circuitKey = '' } = options;
+      const { failureStatus = () => undefined, circuitKey = '', signal = neverAborted } = options;
       if (breaker && !breakers.has(circuitKey)) breakers.set(circuitKey, createBreaker(breaker));
       const guard = breakers.get(circuitKey);
       const once = async (): Promise<Outcome<T>> => {
+        signal.throwIfAborted();
         const run = async () => {
-          const value = await runAttempt(attempt);
+          const value = await runAttempt(attempt, signal);
           return { value, failedStatus: failureStatus(value) };
         };
         return guard ? guard(run) : run();
       };
       const outcome = retryDefinition
-        ? await createRetry(retryDefinition).execute(once)
+        ? await createRetry(retryDefinition, signal)(once)
         : await once();
       return outcome.value;
     },
@@ -108,30 +119,43 @@ const daprBackoff: GeneratorFn<number> = (interval, options) => {
   return [current * (0.5 + Math.random()), next];
 };
 
-function createRetry(definition: RetryDefinition) {
+/** Runs `once` under the retry policy until it succeeds, the policy gives up or `signal` aborts. */
+function createRetry(definition: RetryDefinition, signal: AbortSignal) {
   // cenkalti stops when the next delay would pass the budget; this stops once it has passed.
   const started = Date.now();
   const inBudget = () => definition.policy === 'constant' || Date.now() - started < maxElapsedMs;
+  // An abort is never retried: the attempt failed because the caller gave up (daprd's runner
+  // stops with its context).
   const handler = handleWhen(
-    (error) => !(error instanceof CircuitRejection) && inBudget(),
+    (error) => !(error instanceof CircuitRejection) && !signal.aborted && inBudget(),
   ).orWhenResult(
     (outcome) =>
       isFailure(outcome) &&
       definition.retriesStatus((outcome as Outcome<unknown>).failedStatus!) &&
       inBudget(),
   );
-  return retry(handler, {
+  const policy = retry(handler, {
     maxAttempts: definition.maxRetries < 0 ? Infinity : definition.maxRetries,
-    backoff:
-      definition.policy === 'constant'
-        ? new ConstantBackoff(definition.durationMs)
-        : new ExponentialBackoff({
-            generator: daprBackoff,
-            initialDelay: 500,
-            maxDelay: definition.maxIntervalMs,
-            exponent: 1.5,
-          }),
   });
+  const delays: IBackoffFactory<unknown> =
+    definition.policy === 'constant'
+      ? new ConstantBackoff(definition.durationMs)
+      : new ExponentialBackoff({
+          generator: daprBackoff,
+          initialDelay: 500,
+          maxDelay: definition.maxIntervalMs,
+          exponent: 1.5,
+        });
+  let backoff: IBackoff<unknown> | undefined;
+  return <T>(once: () => Promise<T>): Promise<T> =>
+    policy.execute(async ({ attempt }) => {
+      // The backoff waits here rather than in cockatiel, whose sleep ignores the signal.
+      if (attempt > 0) {
+        backoff = backoff ? backoff.next(undefined) : delays.next(undefined);
+        await sleep(backoff.duration, undefined, { signal });
+      }
+      return once();
+    }, signal);
 }
 
 /** One gobreaker-like breaker: cockatiel's policy, plus what it lacks (interval reset, trip, fail-fast half-open). */

@@ -8,7 +8,12 @@ export function queryUnescape(text: string): string {
       `invalid URL escape "${text.slice(invalid.index, invalid.index + 3)}"`,
     );
   }
-  return decodeURIComponent(text.replaceAll('+', ' '));
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    // Valid escapes that are not UTF-8 (`%FF`): Go would keep the bytes; a string key cannot.
+    throw new BadEscapeError(`invalid URL escape: not UTF-8 in "${text}"`);
+  }
 }
 
 export class BadEscapeError extends Error {}

@@ -190,12 +190,20 @@ async function serveApi(
   const appReady = (async () => {
     if (options.appPort === undefined) return new Promise<void>(() => {});
     await context.app.waitUntilReachable(lifecycle.signal);
-    for (const block of blocks) await block.onAppReady?.();
+    for (const block of blocks) {
+      // A close() meanwhile must not be followed by a registration or a consumer start.
+      lifecycle.signal.throwIfAborted();
+      await block.onAppReady?.();
+    }
     appIsReady = true;
     log.info({ appPort: options.appPort }, 'app is reachable; subscriptions started');
   })();
   appReady.catch((error: unknown) => {
-    if (!lifecycle.signal.aborted) log.error({ err: error }, 'app channel failed to start');
+    if (lifecycle.signal.aborted) return;
+    // Unregistered and without subscriptions it would look alive and serve nothing: exit, so the
+    // pair restarts (a pod's daprd exits too when its app channel cannot start).
+    log.error({ err: error }, 'app channel failed to start; shutting down');
+    options.onShutdown?.();
   });
 
   let closing: Promise<void> | undefined;

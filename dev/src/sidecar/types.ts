@@ -106,6 +106,11 @@ export interface ExecuteOptions<T> {
   failureStatus?: (result: T) => number | undefined;
   /** Circuit breakers are kept per key (invocation: the method), besides per target. */
   circuitKey?: string;
+  /**
+   * Ends the whole execution: aborts the attempt in flight (each attempt's signal follows it) and
+   * the backoff wait, and nothing is retried after it, as daprd's runner stops with its context.
+   */
+  signal?: AbortSignal;
 }
 
 /** The policies (timeout per attempt, retry, circuit breaker) that apply to one target. */

@@ -122,6 +122,22 @@ describe('dev sidecar: API token, health, metadata', () => {
     expect(await response.text()).toBe('invalid URL escape "%zz"');
   });
 
+  test('an escape that is not UTF-8 is a 400 too, never a 500', async () => {
+    const response = await get(noApp.url, '/v1.0/state/statestore/a%FFb');
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+  });
+
+  test('the internal port refuses calls meant for another app (a reused port in a stale list)', async () => {
+    received.length = 0;
+    const response = await fetch(`http://127.0.0.1:${sidecar.internalPort}/hello`, {
+      headers: { 'dapr-callee-app-id': 'someone-else', 'dapr-caller-app-id': 'caller' },
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('x-sidecart-invoke-failure')).toBe('Unavailable');
+    expect(received).toEqual([]);
+  });
+
   test('double slashes are collapsed before routing', async () => {
     const response = await get(noApp.url, '//v1.0//healthz');
     expect(response.status).toBe(204);

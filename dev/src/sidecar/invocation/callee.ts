@@ -14,6 +14,8 @@ export interface CalleeServer {
 export interface CalleeOptions {
   /** 0 = a free port. */
   port: number;
+  /** Calls for another app id reached a port this sidecar took over from a dead one. */
+  appId: string;
   app: StreamingAppChannel;
   /** The ACL: a denial message, or undefined when the call is allowed. */
   deny: (call: InboundCall) => string | undefined;
@@ -49,6 +51,11 @@ function forward(options: CalleeOptions, request: IncomingMessage, response: Ser
   const verb = request.method ?? 'GET';
   const url = request.url ?? '/';
   const queryAt = url.indexOf('?');
+  const callee = headerValue(request, 'dapr-callee-app-id');
+  if (callee !== options.appId) {
+    // A stale registry entry: the caller evicts it and tries again (gRPC Unavailable in daprd).
+    return fail(response, 'Unavailable', `app ${callee} is not served here`);
+  }
   const denial = options.deny({
     callerAppId: headerValue(request, 'dapr-caller-app-id') ?? '',
     callerNamespace: headerValue(request, 'dapr-caller-namespace') ?? 'default',
@@ -82,11 +89,11 @@ function forward(options: CalleeOptions, request: IncomingMessage, response: Ser
 /** A failure of this sidecar, in the form the caller sidecar decodes (failures.ts). */
 function fail(
   response: ServerResponse,
-  code: 'PermissionDenied' | 'Internal',
+  code: 'PermissionDenied' | 'Unavailable' | 'Internal',
   description: string,
 ) {
   response
-    .writeHead(code === 'PermissionDenied' ? 403 : 500, {
+    .writeHead(code === 'PermissionDenied' ? 403 : code === 'Unavailable' ? 503 : 500, {
       [failureHeader]: code,
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(description),

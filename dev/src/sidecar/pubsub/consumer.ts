@@ -54,7 +54,11 @@ export class ComponentConsumer {
     this.#queue = new WorkQueue(component.queueDepth);
   }
 
-  /** Creates the consumer groups (XGROUP CREATE … 0) and starts reading. */
+  /**
+   * Creates the consumer groups (XGROUP CREATE … 0), then starts reading. All groups come first:
+   * if one cannot be created, nothing has started (no reader filling a pending list no worker
+   * serves) and the call can simply be repeated (creating a group is idempotent).
+   */
   static async start(
     context: SidecarContext,
     component: PubsubComponent,
@@ -63,17 +67,15 @@ export class ComponentConsumer {
   ): Promise<ComponentConsumer> {
     const consumer = new ComponentConsumer(context, component);
     const inbound = context.resiliency.componentInbound(component.name);
+    const closing = consumer.#aborting.signal;
+    const readers: [StreamKey, Reader][] = [];
     for (const subscription of subscriptions) {
       const stream = { component: component.name, topic: subscription.topic };
       const groupId = await createGroup(context.pool, stream, component.consumerGroup);
-      const handling = { context, component, subscription, inbound, republish };
-      consumer.#addReader(stream, {
-        handling: { ...handling, closing: consumer.#aborting.signal },
-        groupId,
-        reads: new Wakeup(),
-        reclaims: new Wakeup(),
-      });
+      const handling = { context, component, subscription, inbound, republish, closing };
+      readers.push([stream, { handling, groupId, reads: new Wakeup(), reclaims: new Wakeup() }]);
     }
+    for (const [stream, reader] of readers) consumer.#addReader(stream, reader);
     for (let i = 0; i < component.concurrency; i++) consumer.#loops.push(consumer.#work());
     return consumer;
   }

@@ -51,7 +51,8 @@ export async function handleMessage(h: MessageHandling, entry: StreamEntry): Pro
     return run.setAside();
   }
 
-  const outcome = await deliverUnderPolicy(h, { path, body, event, metadata: run.metadata });
+  const message = { path, body, event, metadata: run.metadata };
+  const outcome = await deliverUnderPolicy(h, message, run.cutShort);
   if (outcome.kind === 'success') return 'ack';
   if (outcome.kind === 'drop') {
     run.log.warn(`pub/sub event ${id} dropped by the app`);
@@ -66,16 +67,15 @@ type Delivered = Exclude<Outcome, { kind: 'retry' }> | { kind: 'failure'; error:
 async function deliverUnderPolicy(
   h: MessageHandling,
   message: { path: string; body: Buffer; event: CloudEvent; metadata: Record<string, string> },
+  cutShort: AbortSignal,
 ): Promise<Delivered> {
   try {
     const outcome = await h.inbound.execute(
-      (signal) =>
-        deliver(
-          h.context.app,
-          { ...message, pubsubName: h.component.name },
-          AbortSignal.any([signal, h.closing]),
-        ),
-      { failureStatus: (result) => (result.kind === 'retry' ? result.status : undefined) },
+      (signal) => deliver(h.context.app, { ...message, pubsubName: h.component.name }, signal),
+      {
+        failureStatus: (result) => (result.kind === 'retry' ? result.status : undefined),
+        signal: cutShort,
+      },
     );
     if (outcome.kind !== 'retry') return outcome;
     return { kind: 'failure', error: `the app answered HTTP ${outcome.status}` };
@@ -93,23 +93,24 @@ class MessageRun {
   readonly log: Logger;
   /** The runtime adds the component name to the message metadata; a dead letter carries it. */
   readonly metadata: Record<string, string>;
+  /**
+   * Aborts at close, and at processingTimeout when redelivery is on: by then another replica may
+   * have claimed the entry, so this handling (its retries included) must stop, as daprd cancels
+   * the handler's context (dapr-api.md §4.7).
+   */
+  readonly cutShort: AbortSignal;
   readonly #h: MessageHandling;
   readonly #entry: StreamEntry;
-  readonly #started = Date.now();
 
   constructor(h: MessageHandling, entry: StreamEntry) {
     this.#h = h;
     this.#entry = entry;
     this.log = h.context.log.child({ pubsub: h.component.name, topic: h.subscription.topic });
     this.metadata = { ...entry.metadata, pubsubName: h.component.name };
-  }
-
-  #cutShort(): boolean {
-    const { component, closing } = this.#h;
-    const elapsed = Date.now() - this.#started;
-    return (
-      closing.aborted || (redeliveryEnabled(component) && elapsed >= component.processingTimeoutMs)
-    );
+    const { component, closing } = h;
+    this.cutShort = redeliveryEnabled(component)
+      ? AbortSignal.any([closing, AbortSignal.timeout(component.processingTimeoutMs)])
+      : closing;
   }
 
   /** Republishes the original bytes and metadata to the dead-letter topic, if there is one. */
@@ -133,9 +134,9 @@ class MessageRun {
 
   async fail(reason: string, error?: unknown): Promise<Verdict> {
     this.log.warn({ err: error, entry: this.#entry.id }, reason);
-    if (this.#cutShort()) return 'keep';
+    if (this.cutShort.aborted) return 'keep';
     if (await this.deadLetter()) return 'ack';
-    if (this.#cutShort()) return 'keep';
+    if (this.cutShort.aborted) return 'keep';
     this.log.warn(
       { entry: this.#entry.id },
       'pub/sub message lost: its delivery failed and there is no dead-letter topic ' +

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BuildingBlock, SidecarContext } from '../types.ts';
 import { ensureSchema } from './broker.ts';
 import { bulkPublishRoute } from './bulk-publish.ts';
@@ -14,6 +15,9 @@ import {
 /** How long close() lets deliveries in flight finish before leaving them pending. */
 const closeGraceMs = 1500;
 
+/** Back-off between attempts to start a component's consumer (the database refused a group). */
+const restartDelayMs = { first: 1000, max: 30_000 };
+
 /**
  * The pub/sub building block: publish (dapr-api.md §4.1, §4.2) into a PostgreSQL broker with
  * pubsub.redis semantics (§4.6, §4.7), and delivery to the app's subscriptions (§4.3–§4.5).
@@ -27,6 +31,31 @@ export async function createPubsubApi(context: SidecarContext): Promise<Building
   let consumers: ComponentConsumer[] = [];
   let listener: PublishedListener | undefined;
   let starting: Promise<void> | undefined;
+  const restarts: Promise<void>[] = [];
+
+  /** Starts one component's consumer; false (logged) when it could not. */
+  const startConsumer = async (component: PubsubComponent, own: Subscription[]) => {
+    const republish = (topic: string, data: Buffer, metadata: Record<string, string>) =>
+      publish(component, topic, data, metadata);
+    try {
+      consumers.push(await ComponentConsumer.start(context, component, own, republish));
+      return true;
+    } catch (error) {
+      context.log.error(
+        { err: error, pubsub: component.name },
+        'error subscribing to pubsub topics; retrying',
+      );
+      return false;
+    }
+  };
+  // onAppReady runs once, so a failed start is retried here, in the background, until it works
+  // or the sidecar closes (the consumer started nothing before failing: ComponentConsumer.start).
+  const restartConsumer = async (component: PubsubComponent, own: Subscription[]) => {
+    for (let wait = restartDelayMs.first; ; wait = Math.min(2 * wait, restartDelayMs.max)) {
+      await sleep(wait, undefined, { signal: lifecycle.signal }).catch(() => {});
+      if (lifecycle.signal.aborted || (await startConsumer(component, own))) return;
+    }
+  };
 
   const start = async () => {
     if (components.size === 0) return;
@@ -48,9 +77,7 @@ export async function createPubsubApi(context: SidecarContext): Promise<Building
         (subscription) => subscription.pubsubname === component.name,
       );
       if (own.length === 0 || lifecycle.signal.aborted) continue;
-      const republish = (topic: string, data: Buffer, metadata: Record<string, string>) =>
-        publish(component, topic, data, metadata);
-      consumers.push(await ComponentConsumer.start(context, component, own, republish));
+      if (!(await startConsumer(component, own))) restarts.push(restartConsumer(component, own));
     }
   };
 
@@ -79,6 +106,7 @@ export async function createPubsubApi(context: SidecarContext): Promise<Building
     async close() {
       lifecycle.abort();
       await starting?.catch(() => {});
+      await Promise.all(restarts);
       await Promise.all(consumers.map((consumer) => consumer.close(closeGraceMs)));
       consumers = [];
       await listener?.close();

@@ -27,9 +27,12 @@ export function compileAccessControl(
   acl: AccessControl | undefined,
 ): (call: InboundCall) => string | undefined {
   if (!acl) return () => undefined;
+  // daprd keys policies by app id and namespace (pkg/acl); a policy without one (the loader
+  // requires it from real files) matches the caller's namespace, whatever it is.
+  const key = (appId: string, namespace: string | undefined) => `${namespace ?? '*'}/${appId}`;
   const policies = new Map(
     acl.policies.map((policy) => [
-      policy.appId,
+      key(policy.appId, policy.namespace),
       {
         defaultAction: policy.defaultAction ?? acl.defaultAction,
         operations: policy.operations.map(compileOperation),
@@ -37,7 +40,9 @@ export function compileAccessControl(
     ]),
   );
   return (call) => {
-    const policy = policies.get(call.callerAppId);
+    const policy =
+      policies.get(key(call.callerAppId, call.callerNamespace)) ??
+      policies.get(key(call.callerAppId, undefined));
     let isAllowed = (policy?.defaultAction ?? acl.defaultAction) === 'allow';
     const operation = matchOperation(policy?.operations ?? [], call.operation);
     if (operation && (operation.verbs.includes(call.verb) || operation.verbs.includes('*'))) {

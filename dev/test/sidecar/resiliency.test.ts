@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from '@jest/globals';
+import { waitUntil } from '../../src/processes.ts';
 import {
   builtInServiceRetries,
   createResiliency,
@@ -167,6 +168,59 @@ describe('timeouts', () => {
 
     expect(result).toBe('done');
     expect(seen!.aborted).toBe(false);
+  });
+});
+
+describe("the caller's signal", () => {
+  const forever = { r: { duration: '1h', maxRetries: -1 } };
+
+  test('aborting it during a backoff wait ends the execution at once, without another attempt', async () => {
+    const policy = appPolicy({ retries: forever }, { retry: 'r' });
+    const caller = new AbortController();
+    const attempt = failing();
+
+    const outcome = policy.execute(attempt, { signal: caller.signal });
+    expect(await waitUntil(() => attempt.calls === 1, 2000, 5)).toBe(true);
+    // The failure is handled in microtasks: after one turn of the event loop the policy waits.
+    await new Promise((resolve) => setImmediate(resolve));
+    caller.abort();
+
+    await expect(outcome).rejects.toMatchObject({ name: 'AbortError' });
+    expect(attempt.calls).toBe(1);
+  });
+
+  test('it aborts the attempt in flight, whose failure is not retried', async () => {
+    const policy = appPolicy(
+      { timeouts: { t: '1h' }, retries: { r: { duration: '1ms', maxRetries: -1 } } },
+      { timeout: 't', retry: 'r' },
+    );
+    const caller = new AbortController();
+    const signals: AbortSignal[] = [];
+
+    const outcome = policy.execute(
+      (signal) =>
+        new Promise<never>((_, reject) => {
+          signals.push(signal);
+          signal.addEventListener('abort', () => reject(new Error('attempt aborted')));
+        }),
+      { signal: caller.signal },
+    );
+    expect(await waitUntil(() => signals.length === 1, 2000, 5)).toBe(true);
+    caller.abort();
+
+    await expect(outcome).rejects.toThrow(/^attempt aborted$/);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.aborted).toBe(true);
+  });
+
+  test('already aborted: no attempt at all', async () => {
+    const policy = appPolicy({ retries: forever }, { retry: 'r' });
+    const attempt = failing();
+
+    await expect(policy.execute(attempt, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+    expect(attempt.calls).toBe(0);
   });
 });
 

@@ -61,6 +61,12 @@ export async function appendEntry(
     ],
   );
   const { stream_id: streamId, seq } = rows[0]!;
+  // The entry is committed: a failed trim must not turn the publish into an error (the caller
+  // would publish it again), so it is left for the next publish to catch up.
+  await trimStream(pool, streamId, seq, trim).catch(() => {});
+}
+
+async function trimStream(pool: pg.Pool, streamId: string, seq: string, trim: Trim) {
   if (trim.maxLen !== undefined && trim.maxLen > 0) {
     await pool.query('delete from pubsub_messages where stream_id = $1 and seq <= $2', [
       streamId,

@@ -1,16 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { OutboxEvent, startOutboxRelay } from '@sidecart/chassis';
-import { silentLogger } from '@sidecart/chassis/testing';
+import { eventually, silentLogger } from '@sidecart/chassis/testing';
 import { parseEvent } from '@sidecart/contracts';
-import {
-  call,
-  eventually,
-  logInAsAdmin,
-  newUser,
-  signUp,
-  startAuth,
-  type AuthUnderTest,
-} from './support.ts';
+import { call, logInAsAdmin, newUser, signUp, startAuth, type AuthUnderTest } from './support.ts';
 
 let auth: AuthUnderTest;
 let adminToken: string;

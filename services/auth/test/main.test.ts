@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { migrate, OutboxEvent } from '@sidecart/chassis';
 import { createTestDatabase, silentLogger } from '@sidecart/chassis/testing';
 import { connectDatabase } from '../src/db.ts';
-import { call, eventually, generatePrivateKeyPem, newUser } from './support.ts';
+import { eventually } from '@sidecart/chassis/testing';
+import { call, generatePrivateKeyPem, newUser } from './support.ts';
 
 interface Publish {
   path: string;

@@ -95,20 +95,3 @@ export const logInAsAdmin = (base: string) =>
   call<{ accessToken: string; refreshToken: string }>(base, 'POST', '/api/auth/login', {
     body: adminCredentials,
   });
-
-type Truthy<T> = Exclude<T, null | undefined | false | 0 | ''>;
-
-/** Polls until `check` returns a truthy value; fails with `what` after the deadline. */
-export async function eventually<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 5000,
-): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result) return result as Truthy<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

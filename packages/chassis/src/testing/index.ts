@@ -87,3 +87,20 @@ export async function call<T = any>(
     body: isJson && text ? JSON.parse(text) : text,
   };
 }
+
+type Truthy<T> = Exclude<T, null | undefined | false | 0 | ''>;
+
+/** Polls until `check` returns a truthy value; fails with `what` after the deadline. */
+export async function eventually<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 5000,
+): Promise<Truthy<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await check();
+    if (result) return result as Truthy<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

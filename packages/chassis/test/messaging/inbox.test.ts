@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { handleOnce, InboxEvent } from '../../src/messaging/inbox.ts';
-import { eventually, messagingDatabase } from './support.ts';
+import { eventually } from '../../src/testing/index.ts';
+import { messagingDatabase } from './support.ts';
 
 let db: Awaited<ReturnType<typeof messagingDatabase>>;
 let orm: MikroORM;

@@ -9,7 +9,8 @@ import {
   type OutboxRelayOptions,
 } from '../../src/messaging/outbox-relay.ts';
 import { silentLogger } from '../../src/testing/index.ts';
-import { eventually, messagingDatabase } from './support.ts';
+import { eventually } from '../../src/testing/index.ts';
+import { messagingDatabase } from './support.ts';
 
 let db: Awaited<ReturnType<typeof messagingDatabase>>;
 let orm: MikroORM;

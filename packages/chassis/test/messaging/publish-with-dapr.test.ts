@@ -5,7 +5,8 @@ import { OutboxEvent, recordEvent } from '../../src/messaging/outbox.ts';
 import { publishWithDapr, startOutboxRelay } from '../../src/messaging/outbox-relay.ts';
 import { silentLogger } from '../../src/testing/index.ts';
 import { daprError, startFakeSidecar, type FakeSidecar } from '../dapr/fake-sidecar.ts';
-import { eventually, messagingDatabase } from './support.ts';
+import { eventually } from '../../src/testing/index.ts';
+import { messagingDatabase } from './support.ts';
 
 let db: Awaited<ReturnType<typeof messagingDatabase>>;
 let orm: MikroORM;

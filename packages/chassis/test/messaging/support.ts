@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { messagingEntities, messagingMigration } from '../../src/messaging/migration.ts';
 import { createOrm, migrate } from '../../src/orm/orm.ts';
@@ -21,21 +20,4 @@ export async function messagingDatabase(prefix: string) {
   const orm = await connect();
   await migrate(orm);
   return { orm, connect, close: () => Promise.all(orms.map((each) => each.close())) };
-}
-
-type Truthy<T> = Exclude<T, null | undefined | false | 0 | ''>;
-
-/** Polls until `check` returns a truthy value; fails with `what` after the deadline. */
-export async function eventually<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 5000,
-): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result) return result as Truthy<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
 }

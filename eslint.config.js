@@ -52,7 +52,9 @@ export default tseslint.config(
       '**/config.ts',
       '**/*.test.ts',
       '**/test/**',
-      'dev/src/test-postgres/**',
+      'dev/src/postgres/jest-global-*.ts',
+      // The install note is an npm hook: npm tells it which Node ran npm.
+      'scripts/**',
       // Benchmarks are scripts, configured by a few knobs and the processes they start.
       'bench/**',
       '*.js',

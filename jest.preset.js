@@ -15,6 +15,6 @@ export const preset = {
 
 /** Projects that need the shared embedded PostgreSQL cluster (one per jest run). */
 export const withPostgres = {
-  globalSetup: '<rootDir>/../../dev/src/test-postgres/global-setup.ts',
-  globalTeardown: '<rootDir>/../../dev/src/test-postgres/global-teardown.ts',
+  globalSetup: '<rootDir>/../../dev/src/postgres/jest-global-setup.ts',
+  globalTeardown: '<rootDir>/../../dev/src/postgres/jest-global-teardown.ts',
 };

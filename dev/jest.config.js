@@ -4,6 +4,6 @@ export default {
   ...preset,
   displayName: 'dev',
   // The shared embedded PostgreSQL of the run (the sidecar tests need one); paths from dev/ itself.
-  globalSetup: '<rootDir>/src/test-postgres/global-setup.ts',
-  globalTeardown: '<rootDir>/src/test-postgres/global-teardown.ts',
+  globalSetup: '<rootDir>/src/postgres/jest-global-setup.ts',
+  globalTeardown: '<rootDir>/src/postgres/jest-global-teardown.ts',
 };

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { loadDevConfig } from './config.ts';
-import { shortPath } from './console-report.ts';
-import { postgresDataDir, stopOrphanPostmaster } from './postgres.ts';
-import { describeLiveStack, liveStack } from './stack-file.ts';
+import { loadDevConfig } from './stack/config.ts';
+import { shortPath } from './stack/console-report.ts';
+import { postgresDataDir, stopOrphanPostmaster } from './postgres/cluster.ts';
+import { describeLiveStack, liveStack } from './stack/stack-file.ts';
 
 // `npm run reset`: forget all local data (databases, keys, logs), never under a live stack.
 const known = new Set(['postgres', 'logs', 'keys', 'stack.json']);

@@ -1,6 +1,6 @@
-import { loadDevConfig, usage, type DevConfig } from './config.ts';
-import { report, shortPath } from './console-report.ts';
-import { startStack, type RunningStack } from './stack.ts';
+import { loadDevConfig, usage, type DevConfig } from './stack/config.ts';
+import { report, shortPath } from './stack/console-report.ts';
+import { startStack, type RunningStack } from './stack/stack.ts';
 
 // `npm start`: the whole local stack in the foreground until Ctrl-C.
 const config = parseConfig();

@@ -1,12 +1,12 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inheritedEnv } from '../src/config.ts';
-import { startIngress, type Ingress } from '../src/ingress.ts';
-import { recordStack, type StackRecorder } from '../src/stack-recorder.ts';
-import { Supervisor } from '../src/supervisor.ts';
-import { waitUntil } from '../src/processes.ts';
-import type { ReplicaStatus } from '../src/replica.ts';
+import { inheritedEnv } from '../src/stack/config.ts';
+import { startIngress, type Ingress } from '../src/ingress/ingress.ts';
+import { recordStack, type StackRecorder } from '../src/stack/recorder.ts';
+import { Supervisor } from '../src/replicas/supervisor.ts';
+import { waitUntil } from '../src/stack/processes.ts';
+import type { ReplicaStatus } from '../src/replicas/replica.ts';
 
 export const fixtureApp = path.join(import.meta.dirname, 'fixtures', 'echo-app.ts');
 

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { startIngress, type Ingress } from '../src/ingress.ts';
-import { freePort } from '../src/ports.ts';
-import type { Target } from '../src/supervisor.ts';
+import { startIngress, type Ingress } from '../src/ingress/ingress.ts';
+import { freePort } from '../src/stack/ports.ts';
+import type { Target } from '../src/replicas/supervisor.ts';
 import { startFixtureStack, type FixtureStack } from './harness.ts';
 
 interface Upstream {

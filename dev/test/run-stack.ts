@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { inheritedEnv, repoRoot } from '../src/config.ts';
-import { freePort } from '../src/ports.ts';
-import { waitUntil } from '../src/processes.ts';
-import { readStackFile, type StackFile } from '../src/stack-file.ts';
+import { inheritedEnv, repoRoot } from '../src/stack/config.ts';
+import { freePort } from '../src/stack/ports.ts';
+import { waitUntil } from '../src/stack/processes.ts';
+import { readStackFile, type StackFile } from '../src/stack/stack-file.ts';
 import { fixtureApp, temporaryDir } from './harness.ts';
 
 /** A services folder whose `auth` is the fixture app (the runtime never imports services). */

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { inheritedEnv, repoRoot } from '../src/config.ts';
-import { isAlive, waitUntil } from '../src/processes.ts';
+import { inheritedEnv, repoRoot } from '../src/stack/config.ts';
+import { isAlive, waitUntil } from '../src/stack/processes.ts';
 import { temporaryDir } from './harness.ts';
 import { fixtureServicesDir, replicaPids, spawnStack } from './run-stack.ts';
 

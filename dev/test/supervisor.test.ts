@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { isAlive, waitUntil } from '../src/processes.ts';
-import { readStackFile } from '../src/stack-file.ts';
+import { isAlive, waitUntil } from '../src/stack/processes.ts';
+import { readStackFile } from '../src/stack/stack-file.ts';
 import { startFixtureStack, type FixtureStack } from './harness.ts';
 
 describe('supervisor', () => {

@@ -11,7 +11,7 @@ import { isAlive, waitUntil } from '@sidecart/dev/processes';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
-/** The parts of `.data/stack.json` that system tests read (dev/src/stack-file.ts has it all). */
+/** The parts of `.data/stack.json` that system tests read (dev/src/stack/stack-file.ts has it all). */
 export interface StackFile {
   pid: number;
   state: 'starting' | 'running' | 'stopping';
@@ -66,7 +66,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
   args.push('--data-dir', dataDir, '--replicas', String(options.replicas ?? 2));
   if (options.services) args.push('--services', options.services.join(','));
   // The guard makes the stack drain itself if this jest worker dies without stopping it.
-  const guard = path.join(repoRoot, 'dev/src/orphan-guard.ts');
+  const guard = path.join(repoRoot, 'dev/src/replicas/orphan-guard.ts');
   const child = spawn(
     process.execPath,
     ['--import', guard, path.join(repoRoot, 'dev/src/start.ts'), ...args],

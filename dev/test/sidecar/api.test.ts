@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { freePort } from '../../src/ports.ts';
+import { freePort } from '../../src/stack/ports.ts';
 import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
 
 // The cross-cutting parts of the Dapr HTTP API (dapr-api.md §1, §1.2, §5; gotchas 3 and 10 of §9):

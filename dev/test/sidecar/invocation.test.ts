@@ -4,8 +4,8 @@ import os from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { type DaprClient, HttpMethod } from '@dapr/dapr';
 import pg from 'pg';
-import { freePort } from '../../src/ports.ts';
-import { waitUntil } from '../../src/processes.ts';
+import { freePort } from '../../src/stack/ports.ts';
+import { waitUntil } from '../../src/stack/processes.ts';
 import { startRecordingApp, type RecordingApp } from './fixtures/invocation-app.ts';
 import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
-import { waitUntil } from '../../src/processes.ts';
+import { waitUntil } from '../../src/stack/processes.ts';
 import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
 import { startSubscriberApp, type Delivery, type SubscriberApp } from './subscriber-app.ts';
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import { waitUntil } from '../../src/processes.ts';
+import { waitUntil } from '../../src/stack/processes.ts';
 import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
 import { startSubscriberApp, type Reply, type SubscriberApp } from './subscriber-app.ts';
 

@@ -1,7 +1,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import { waitUntil } from '../../src/processes.ts';
+import { waitUntil } from '../../src/stack/processes.ts';
 import {
   createSdkClient,
   pubsubComponent,

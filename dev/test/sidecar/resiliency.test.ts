@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from '@jest/globals';
-import { waitUntil } from '../../src/processes.ts';
+import { waitUntil } from '../../src/stack/processes.ts';
 import {
   builtInServiceRetries,
   createResiliency,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { repoRoot } from '../../src/config.ts';
+import { repoRoot } from '../../src/stack/config.ts';
 import { createResiliency } from '../../src/sidecar/resiliency.ts';
 import {
   loadResources,

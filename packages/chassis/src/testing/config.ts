@@ -1,4 +1,4 @@
-/** Set by the jest global setup (dev/src/test-postgres): the shared test cluster's admin URL. */
+/** Set by the jest global setup (dev/src/postgres/jest-global-setup.ts): the shared test cluster's admin URL. */
 export function testDatabaseAdminUrl(): string {
   const url = process.env.SIDECART_TEST_DATABASE_URL;
   if (!url)

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import { readBody, BodyTooLargeError } from './request-body.ts';
 import { sendProblem } from './problem.ts';
-import type { Target } from './supervisor.ts';
+import type { Target } from '../replicas/supervisor.ts';
 
 export interface Route {
   /** Matches the prefix itself and everything below it; forwarded unchanged. */

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { appendLogNote } from './log-files.ts';
+import { appendLogNote } from '../stack/log-files.ts';
 
 export interface ReplicaLaunch {
   replica: string;

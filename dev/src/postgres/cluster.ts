@@ -9,9 +9,9 @@ import {
   livePostmasterPid,
   spawnPostmaster,
   stopPostmaster,
-} from './postgres-process.ts';
-import { isTraversableByOthers } from './postgres-paths.ts';
-import { isAlive, waitUntil } from './processes.ts';
+} from './process.ts';
+import { isTraversableByOthers } from './paths.ts';
+import { isAlive, waitUntil } from '../stack/processes.ts';
 
 export { isAlive };
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { logTail } from './log-files.ts';
-import { signalGroup } from './processes.ts';
+import { logTail } from '../stack/log-files.ts';
+import { signalGroup } from '../stack/processes.ts';
 
 export interface Migration {
   service: string;

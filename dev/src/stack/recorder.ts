@@ -1,6 +1,6 @@
 import type { DevConfig } from './config.ts';
-import type { Ingress } from './ingress.ts';
-import type { ReplicaStatus } from './replica.ts';
+import type { Ingress } from '../ingress/ingress.ts';
+import type { ReplicaStatus } from '../replicas/replica.ts';
 import type { ServiceDefinition } from './services.ts';
 import { writeStackFile, type StackFile } from './stack-file.ts';
 

@@ -11,7 +11,7 @@ import {
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { isTraversableByOthers } from './postgres-paths.ts';
+import { isTraversableByOthers } from './paths.ts';
 
 export interface PostgresBinaries {
   initdb: string;

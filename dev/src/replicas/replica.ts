@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { appendLogNote, logTail } from './log-files.ts';
-import { freePort } from './ports.ts';
-import { signalGroup } from './processes.ts';
+import { appendLogNote, logTail } from '../stack/log-files.ts';
+import { freePort } from '../stack/ports.ts';
+import { signalGroup } from '../stack/processes.ts';
 import { probeReady } from './readiness.ts';
-import { spawnReplica, startedNote, type ReplicaLaunch } from './replica-process.ts';
+import { spawnReplica, startedNote, type ReplicaLaunch } from './process.ts';
 
 export type ReplicaState =
   'starting' | 'healthy' | 'unhealthy' | 'stopping' | 'restarting' | 'stopped';

@@ -1,6 +1,6 @@
-import { report } from './console-report.ts';
+import { report } from '../stack/console-report.ts';
 import type { ReplicaState } from './replica.ts';
-import type { StackRecorder } from './stack-recorder.ts';
+import type { StackRecorder } from '../stack/recorder.ts';
 import type { Supervisor } from './supervisor.ts';
 
 /**

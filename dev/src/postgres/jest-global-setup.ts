@@ -1,8 +1,8 @@
 import { mkdtempSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../ports.ts';
-import { startPostgres, type PostgresServer } from '../postgres.ts';
+import { freePort } from '../stack/ports.ts';
+import { startPostgres, type PostgresServer } from './cluster.ts';
 
 declare global {
   var sidecartTestPostgres: PostgresServer | undefined;

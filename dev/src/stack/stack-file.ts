@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive } from './processes.ts';
-import type { ReplicaStatus } from './replica.ts';
+import type { ReplicaStatus } from '../replicas/replica.ts';
 
 /** `.data/stack.json`: the live topology, for tests, benchmarks and chaos tooling. */
 export interface StackFile {

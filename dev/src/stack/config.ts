@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
 /** The repository root: services are started from here, `.data/` lives here by default. */
-export const repoRoot = path.resolve(import.meta.dirname, '../..');
+export const repoRoot = path.resolve(import.meta.dirname, '../../..');
 
 export const usage = `Usage: npm start -- [options]   (or: node dev/src/start.ts [options])
 

@@ -14,8 +14,8 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { postgresBinaries } from './postgres-binaries.ts';
-import { isAlive, waitUntil } from './processes.ts';
+import { postgresBinaries } from './binaries.ts';
+import { isAlive, waitUntil } from '../stack/processes.ts';
 
 export interface InitdbOptions {
   user: string;

@@ -2,17 +2,17 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, type DevConfig } from './config.ts';
 import { formatMs, report, shortPath } from './console-report.ts';
-import { startIngress, type Ingress } from './ingress.ts';
+import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { daprDatabase, prepareDaprRuntime, sidecarScript } from './dapr-runtime.ts';
-import { runMigration } from './migrations.ts';
+import { runMigration } from '../postgres/migrations.ts';
 import { freePort } from './ports.ts';
-import { startPostgres, type PostgresServer } from './postgres.ts';
+import { startPostgres, type PostgresServer } from '../postgres/cluster.ts';
 import { waitUntil } from './processes.ts';
 import { entryPoints, selectServices, serviceEnv, type ServiceDefinition } from './services.ts';
 import { describeLiveStack, liveStack, removeStackFile } from './stack-file.ts';
-import { initialStackFile, recordStack, type StackRecorder } from './stack-recorder.ts';
-import { Supervisor, type ServicePlan } from './supervisor.ts';
-import { watchReplicas } from './replica-events.ts';
+import { initialStackFile, recordStack, type StackRecorder } from './recorder.ts';
+import { Supervisor, type ServicePlan } from '../replicas/supervisor.ts';
+import { watchReplicas } from '../replicas/events.ts';
 
 export interface RunningStack {
   /** Resolves with a reason if the stack can no longer work (PostgreSQL died). */

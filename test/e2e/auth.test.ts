@@ -59,7 +59,7 @@ describe('auth through the local stack (npm start)', () => {
       );
       return { current, health };
     };
-    // Healthy only once its app is reachable and subscriptions are read (dapr-api.md §5).
+    // Healthy only once its app is reachable and subscriptions are read (docs/dapr-behaviour.md §5).
     expect(
       await waitUntil(
         async () => (await sidecars()).health.every((status) => status === 204),

@@ -2,11 +2,11 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 
 /**
  * The request/response model of the dev sidecar's Dapr API routes (everything except service
- * invocation, which streams raw requests). Shapes follow reference/dapr-api.md §1.
+ * invocation, which streams raw requests). Shapes follow docs/dapr-behaviour.md §1.
  */
 export interface ApiRequest {
   method: string;
-  /** The cleaned path: double slashes collapsed (dapr-api.md §1). */
+  /** The cleaned path: double slashes collapsed (docs/dapr-behaviour.md §1). */
   path: string;
   /** Route parameters, `url.QueryUnescape`d like daprd (a literal `+` becomes a space). */
   params: Record<string, string>;
@@ -43,7 +43,7 @@ export type RawHandler = (
   path: string,
 ) => void | Promise<void>;
 
-/** Success with no body: always 204 without a Content-Type (dapr-api.md §1). */
+/** Success with no body: always 204 without a Content-Type (docs/dapr-behaviour.md §1). */
 export const noContent = (): ApiResponse => ({ status: 204 });
 
 export function json(status: number, value: unknown, headers: Record<string, string> = {}) {

@@ -6,7 +6,7 @@ import type { AppChannel, AppResponse } from './types.ts';
 export interface AppChannelOptions {
   host: string;
   port: number;
-  /** APP_API_TOKEN: sent as `dapr-api-token` on every call to the app (dapr-api.md §1.2). */
+  /** APP_API_TOKEN: sent as `dapr-api-token` on every call to the app (docs/dapr-behaviour.md §1.2). */
   appApiToken?: string;
 }
 
@@ -30,7 +30,7 @@ const reachablePollMs = 50;
 // Below Node's default server keep-alive (5 s): we never reuse a socket the app is closing.
 const idleSocketMs = 4000;
 
-/** daprd's app channel: HTTP to the app on a keep-alive agent, no timeout (dapr-api.md §2.5). */
+/** daprd's app channel: HTTP to the app on a keep-alive agent, no timeout (docs/dapr-behaviour.md §2.5). */
 export function createAppChannel(options: AppChannelOptions): StreamingAppChannel {
   const { host, port, appApiToken } = options;
   const agent = new http.Agent({ keepAlive: true, timeout: idleSocketMs });

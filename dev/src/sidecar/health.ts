@@ -1,7 +1,7 @@
 import { daprError, json, noContent, type ApiResponse, type Route } from './api.ts';
 import type { BuildingBlock, SidecarContext } from './types.ts';
 
-/** The daprd release whose behaviour the dev sidecar reproduces (reference/dapr-api.md). */
+/** The daprd release whose behaviour the dev sidecar reproduces (docs/dapr-behaviour.md). */
 export const emulatedDaprVersion = '1.18.3';
 
 interface AppSettings {
@@ -11,7 +11,7 @@ interface AppSettings {
 }
 
 /**
- * Health, metadata and shutdown (dapr-api.md §5). Components are initialised before the API
+ * Health, metadata and shutdown (docs/dapr-behaviour.md §5). Components are initialised before the API
  * listens, so outbound health is ready as soon as anything answers.
  */
 export function healthRoutes(
@@ -58,7 +58,7 @@ export function healthRoutes(
   ];
 }
 
-/** GET /v1.0/metadata (dapr-api.md §5): empty fields omitted; the JS SDK waits on this. */
+/** GET /v1.0/metadata (docs/dapr-behaviour.md §5): empty fields omitted; the JS SDK waits on this. */
 export function metadataBody(
   options: AppSettings,
   context: SidecarContext,

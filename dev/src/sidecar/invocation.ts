@@ -26,7 +26,7 @@ import type { InvocationBlock, SidecarContext } from './types.ts';
 export interface InvocationOptions {
   /** The sidecar-to-sidecar port (daprd's 50002); 0 = a free one. */
   internalPort: number;
-  /** DAPR_API_TOKEN: when enforced, the caller's copy is never forwarded (dapr-api.md §2.2). */
+  /** DAPR_API_TOKEN: when enforced, the caller's copy is never forwarded (docs/dapr-behaviour.md §2.2). */
   apiToken?: string;
 }
 
@@ -36,12 +36,12 @@ const noAppId = daprError(
   'ERR_DIRECT_INVOKE',
   'failed getting app id either from the URL path or the header dapr-app-id',
 );
-// dapr-api.md §2.6: an app answer below 200 or above 399 counts as a failure.
+// docs/dapr-behaviour.md §2.6: an app answer below 200 or above 399 counts as a failure.
 const failureStatus = (reply: Reply) =>
   reply.status < 200 || reply.status > 399 ? reply.status : undefined;
 
 /**
- * Service invocation (dapr-api.md §2): the fallback route calls other apps through their
+ * Service invocation (docs/dapr-behaviour.md §2): the fallback route calls other apps through their
  * sidecars' internal port, found in the name registry; the internal server (callee.ts) takes
  * other sidecars' calls to this app.
  */
@@ -112,7 +112,7 @@ export async function createInvocation(
     }
   };
 
-  /** Invoking our own app id short-circuits to our app (dapr-api.md §2.2). */
+  /** Invoking our own app id short-circuits to our app (docs/dapr-behaviour.md §2.2). */
   const callSelf = (call: Call, signal?: AbortSignal) => {
     const request = app.open(call.method, call.path, call.headers, signal);
     return exchange(request, call.body, {
@@ -135,7 +135,7 @@ export async function createInvocation(
     const queryAt = url.indexOf('?');
     const headers = addIdentity(endToEndHeaders(request.headers), target.appId);
     if (options.apiToken) delete headers['dapr-api-token'];
-    // Unknown length: streamed through, never retried (dapr-api.md §2.6).
+    // Unknown length: streamed through, never retried (docs/dapr-behaviour.md §2.6).
     const isStream =
       request.headers['content-length'] === undefined && 'transfer-encoding' in request.headers;
     if (isStream) headers['transfer-encoding'] = 'chunked';
@@ -218,7 +218,7 @@ function sidecarError(error: Error, instance: Instance, signal?: AbortSignal): E
   );
 }
 
-/** ERR_DIRECT_INVOKE `failed to invoke, id: <id>, err: <cause>` (dapr-api.md §2.3). */
+/** ERR_DIRECT_INVOKE `failed to invoke, id: <id>, err: <cause>` (docs/dapr-behaviour.md §2.3). */
 function sendFailure(response: ServerResponse, id: string, error: Error): void {
   if (response.headersSent) return void response.destroy();
   const status = error instanceof DirectInvokeError ? error.status : 500;

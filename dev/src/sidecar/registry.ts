@@ -35,7 +35,7 @@ export interface Registry {
 const table = 'sidecar_instances';
 const heartbeatMs = 1000;
 const liveMs = 3000;
-// dapr-api.md §2.4: k8s caches ≤ 20 s; local replicas restart within seconds, hence 1 s.
+// docs/dapr-behaviour.md §2.4: k8s caches ≤ 20 s; local replicas restart within seconds, hence 1 s.
 const cacheMs = 1000;
 
 export async function createRegistry(options: RegistryOptions): Promise<Registry> {

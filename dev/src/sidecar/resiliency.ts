@@ -24,7 +24,7 @@ interface Parsed {
   components: Map<string, { inbound?: Names; outbound?: Names }>;
 }
 
-/** Resolves Resiliency specs the way daprd does (dapr-api.md §2.5, §2.6); throws a ResourceError on bad specs. */
+/** Resolves Resiliency specs the way daprd does (docs/dapr-behaviour.md §2.5, §2.6); throws a ResourceError on bad specs. */
 export function createResiliency(specs: ResiliencySpec[], appId: string): Resiliency {
   const problems: string[] = [];
   const parsed = parseSpecs(specs, problems);

@@ -35,7 +35,7 @@ export class ResourceError extends Error {
 
 export interface LoadResourcesOptions {
   appId: string;
-  /** daprd's NAMESPACE: manifests naming another namespace are skipped (dapr-api.md §6.1). */
+  /** daprd's NAMESPACE: manifests naming another namespace are skipped (docs/dapr-behaviour.md §6.1). */
   namespace?: string;
   /** JSON `{secretName: {key: value}}`, standing in for the kubernetes secret store. */
   secretsFile?: string;
@@ -242,7 +242,7 @@ function toSubscription(
   apiVersion: string,
 ): SubscriptionResource {
   const spec = data.spec as z.infer<typeof subscriptionV2>['spec'] & { route?: string };
-  // v1alpha1 had one `route`; it is the default route of v2alpha1 (dapr-api.md §4.4).
+  // v1alpha1 had one `route`; it is the default route of v2alpha1 (docs/dapr-behaviour.md §4.4).
   const routes =
     apiVersion === 'dapr.io/v1alpha1' ? { rules: [], default: spec.route } : spec.routes;
   return {

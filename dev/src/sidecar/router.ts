@@ -1,6 +1,6 @@
 import type { Handler, Route } from './api.ts';
 
-/** Go's url.QueryUnescape, as daprd applies it to every route parameter (dapr-api.md §1). */
+/** Go's url.QueryUnescape, as daprd applies it to every route parameter (docs/dapr-behaviour.md §1). */
 export function queryUnescape(text: string): string {
   const invalid = /%(?![0-9a-fA-F]{2})/.exec(text);
   if (invalid) {
@@ -35,7 +35,7 @@ export interface RouteMatch {
 /**
  * The Dapr API route table. A path no route claims, or a claimed path with the wrong verb, is not
  * an error here: the caller hands it to service invocation, like daprd's NotFound and
- * MethodNotAllowed handlers (dapr-api.md §1 "Fallback route").
+ * MethodNotAllowed handlers (docs/dapr-behaviour.md §1 "Fallback route").
  */
 export class Router {
   readonly #routes: CompiledRoute[];

@@ -14,7 +14,7 @@ import { BadEscapeError, cleanPath, Router } from './router.ts';
 import { createStateApi } from './state/index.ts';
 import type { BuildingBlock, SidecarContext } from './types.ts';
 
-/** daprd's `--max-body-size` default (dapr-api.md §1). */
+/** daprd's `--max-body-size` default (docs/dapr-behaviour.md §1). */
 const maxBodyBytes = 4 * 1024 * 1024;
 
 export interface SidecarOptions {
@@ -136,7 +136,7 @@ async function serveApi(
       } else response.destroy();
     });
   });
-  // daprd's server has a 10 s read-header timeout and no other (dapr-api.md §2.5).
+  // daprd's server has a 10 s read-header timeout and no other (docs/dapr-behaviour.md §2.5).
   server.headersTimeout = 10_000;
   server.requestTimeout = 0;
   server.keepAliveTimeout = 60_000;
@@ -150,7 +150,7 @@ async function serveApi(
       response.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
       return void response.end('invalid api token\n');
     }
-    // Removed only where enforced: otherwise it travels on with the request (dapr-api.md §2.2).
+    // Removed only where enforced: otherwise it travels on with the request (docs/dapr-behaviour.md §2.2).
     if (options.apiToken) delete request.headers['dapr-api-token'];
     let match;
     try {
@@ -226,7 +226,7 @@ async function serveApi(
   };
 }
 
-/** DAPR_API_TOKEN: every route but the two health checks (dapr-api.md §1.2). */
+/** DAPR_API_TOKEN: every route but the two health checks (docs/dapr-behaviour.md §1.2). */
 function tokenAccepted(
   token: string | undefined,
   request: IncomingMessage,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { freePort } from '../../src/stack/ports.ts';
 import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
 
-// The cross-cutting parts of the Dapr HTTP API (dapr-api.md §1, §1.2, §5; gotchas 3 and 10 of §9):
+// The cross-cutting parts of the Dapr HTTP API (docs/dapr-behaviour.md §1, §1.2, §5; gotchas 3 and 10 of §9):
 // API token, health, metadata, path handling, body cap, shutdown.
 
 const apiToken = 'api-token-for-tests';

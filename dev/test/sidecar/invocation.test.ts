@@ -9,7 +9,7 @@ import { waitUntil } from '../../src/stack/processes.ts';
 import { startRecordingApp, type RecordingApp } from './fixtures/invocation-app.ts';
 import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
 
-// Service invocation through two dev sidecars (dapr-api.md §2; gotchas 1–3 of §9): request forms,
+// Service invocation through two dev sidecars (docs/dapr-behaviour.md §2; gotchas 1–3 of §9): request forms,
 // what the callee app receives, pass-through of answers, Dapr-side failures, resiliency, ACL,
 // replicas, and the same calls through @dapr/dapr.
 
@@ -138,7 +138,7 @@ describe('service invocation between dev sidecars', () => {
     await callerApp?.close();
   });
 
-  describe('request forms (dapr-api.md §2.1)', () => {
+  describe('request forms (docs/dapr-behaviour.md §2.1)', () => {
     test('a path no route claims, or a Dapr route with the wrong verb, answers 404 ERR_DIRECT_INVOKE without an app id', async () => {
       for (const [method, path] of [
         ['GET', '/v1.0/publish/pubsub/orders'],

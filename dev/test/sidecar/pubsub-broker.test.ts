@@ -5,7 +5,7 @@ import { waitUntil } from '../../src/stack/processes.ts';
 import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
 import { startSubscriberApp, type Delivery, type SubscriberApp } from './subscriber-app.ts';
 
-// The broker (dapr-api.md §4.6, §4.7; §9 item 10): consumer groups per app id, competing replicas,
+// The broker (docs/dapr-behaviour.md §4.6, §4.7; §9 item 10): consumer groups per app id, competing replicas,
 // new groups reading from the start of the stream, redelivery of what a closed sidecar held,
 // and expired messages dropped at delivery.
 

@@ -6,7 +6,7 @@ import { waitUntil } from '../../src/stack/processes.ts';
 import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
 import { startSubscriberApp, type Reply, type SubscriberApp } from './subscriber-app.ts';
 
-// Delivery to the app (dapr-api.md §4.3–§4.5, §9 items 8–9): the subscriber response table, the
+// Delivery to the app (docs/dapr-behaviour.md §4.3–§4.5, §9 items 8–9): the subscriber response table, the
 // inbound retry policy, dead-lettering, routing rules, and /dapr/subscribe read once.
 
 const resources = yamlDocuments(

@@ -6,7 +6,7 @@ import { ensureSchema } from '../../src/sidecar/pubsub/broker.ts';
 import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
 import { startSubscriberApp, type Reply, type SubscriberApp } from './subscriber-app.ts';
 
-// Deliveries that retry forever still end (dapr-api.md §4.7): at close, and at processingTimeout,
+// Deliveries that retry forever still end (docs/dapr-behaviour.md §4.7): at close, and at processingTimeout,
 // after which the entry is someone else's; and a consumer that could not start starts later.
 
 /** Component settings of one replica, with an inbound retry policy that never gives up. */

@@ -11,7 +11,7 @@ import {
 } from './harness.ts';
 import { startSubscriberApp, type Delivery, type SubscriberApp } from './subscriber-app.ts';
 
-// Publishing (dapr-api.md §4.1, §4.2, §7; §9 item 8): the CloudEvent envelope daprd makes, the
+// Publishing (docs/dapr-behaviour.md §4.1, §4.2, §7; §9 item 8): the CloudEvent envelope daprd makes, the
 // caller's own CloudEvents, metadata overrides, errors, bulk publish and the JS SDK.
 
 const resources = yamlDocuments(

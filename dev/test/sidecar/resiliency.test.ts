@@ -9,7 +9,7 @@ import {
 import { ResourceError } from '../../src/sidecar/resources.ts';
 import type { EndpointPolicy, ResiliencySpec } from '../../src/sidecar/types.ts';
 
-// Resiliency as daprd applies it (dapr-api.md §2.5, §2.6). Durations are a few ms; the only waits
+// Resiliency as daprd applies it (docs/dapr-behaviour.md §2.5, §2.6). Durations are a few ms; the only waits
 // are the policies' own (a breaker's open time, an interval).
 
 function spec(

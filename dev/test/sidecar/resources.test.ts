@@ -10,7 +10,7 @@ import {
   type LoadResourcesOptions,
 } from '../../src/sidecar/resources.ts';
 
-// The resource loader (dapr-api.md §6): the project's components/ folder and the rules daprd
+// The resource loader (docs/dapr-behaviour.md §6): the project's components/ folder and the rules daprd
 // applies to resource files (namespace, scopes, secrets), plus what the dev sidecar refuses.
 
 const componentsFolder = path.join(repoRoot, 'components');

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { startTestSidecar, stateComponent, yamlDocuments, type TestSidecar } from './harness.ts';
 
 // The state API's request validation, store lookup, key prefixes, metadata, table creation and
-// garbage collection (dapr-api.md §3.1-§3.3, §3.8-§3.10; gotchas 3-4 of §9), over raw HTTP.
+// garbage collection (docs/dapr-behaviour.md §3.1-§3.3, §3.8-§3.10; gotchas 3-4 of §9), over raw HTTP.
 
 /** The libpq `key=value` form of a URL, as Dapr's docs write connection strings. */
 function keywordValue(url: string): string {

@@ -11,7 +11,7 @@ import {
   type TestSidecar,
 } from './harness.ts';
 
-// The state API as services use it: through @dapr/dapr's DaprClient over HTTP (dapr-api.md §7).
+// The state API as services use it: through @dapr/dapr's DaprClient over HTTP (docs/dapr-behaviour.md §7).
 
 const stores: {
   version: string;
@@ -42,7 +42,7 @@ afterAll(async () => {
   await sidecar?.close();
 });
 
-/** The SDK reports HTTP failures as an Error whose message is JSON (dapr-api.md §7). */
+/** The SDK reports HTTP failures as an Error whose message is JSON (docs/dapr-behaviour.md §7). */
 function failure(error: unknown): { status: number; body: { errorCode: string; message: string } } {
   const parsed = JSON.parse((error as Error).message) as { status: number; error_msg: string };
   return { status: parsed.status, body: JSON.parse(parsed.error_msg) };

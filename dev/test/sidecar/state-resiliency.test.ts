@@ -3,7 +3,7 @@ import { call, createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
 import { startTestSidecar, stateComponent, yamlDocuments, type TestSidecar } from './harness.ts';
 
-// Outbound resiliency of state stores (dapr-api.md §2.6): transient store errors are retried,
+// Outbound resiliency of state stores (docs/dapr-behaviour.md §2.6): transient store errors are retried,
 // etag mismatches and first-write conflicts are final. A statement trigger counts the UPDATE
 // statements and fails the first N of them.
 

@@ -4,7 +4,7 @@ import { call, createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
 import { startTestSidecar, stateComponent, yamlDocuments, type TestSidecar } from './harness.ts';
 
-// The state API over state.postgresql v1 and v2 (dapr-api.md §3; gotchas 4-7 of §9), over raw
+// The state API over state.postgresql v1 and v2 (docs/dapr-behaviour.md §3; gotchas 4-7 of §9), over raw
 // HTTP, for what differs between the versions. state-api.test.ts covers the rest.
 
 const versions = [
@@ -253,7 +253,7 @@ describe.each(versions)('state.postgresql $version', (v) => {
     expect((await state('GET', `${v.store}/tx-a`)).body).toBe('a');
     expect((await state('GET', `${v.store}/tx-c`)).status).toBe(204);
     const [a, b] = [await etagOf(v.store, 'tx-a'), await etagOf(v.store, 'tx-b')];
-    // v1's etag is xmin: every row written by one transaction shares it (dapr-api.md §3.4).
+    // v1's etag is xmin: every row written by one transaction shares it (docs/dapr-behaviour.md §3.4).
     if (v.version === 'v1') expect(a).toBe(b);
     else expect(a).not.toBe(b);
   });

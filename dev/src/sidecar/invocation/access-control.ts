@@ -19,7 +19,7 @@ interface CompiledOperation {
 }
 
 /**
- * The callee's invocation ACL (Configuration `accessControl`, dapr-api.md §6.2; pkg/acl): a
+ * The callee's invocation ACL (Configuration `accessControl`, docs/dapr-behaviour.md §6.2; pkg/acl): a
  * function giving daprd's denial message, or undefined when the call is allowed. The caller's
  * identity is its app id, as the SPIFFE id would carry it with mTLS.
  */

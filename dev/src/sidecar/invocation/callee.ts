@@ -27,7 +27,7 @@ export interface CalleeOptions {
  */
 export async function startCalleeServer(options: CalleeOptions): Promise<CalleeServer> {
   const server = http.createServer((request, response) => forward(options, request, response));
-  // Calls may take as long as the app takes (no default timeout, dapr-api.md §2.5); idle
+  // Calls may take as long as the app takes (no default timeout, docs/dapr-behaviour.md §2.5); idle
   // connections outlive the callers' agents (30 s) so those never reuse a closing socket.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 60_000;

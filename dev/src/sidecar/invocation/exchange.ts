@@ -59,7 +59,7 @@ export function exchange(
   });
 }
 
-/** Passes an app's answer back verbatim: status, end-to-end headers, body (dapr-api.md §2.3). */
+/** Passes an app's answer back verbatim: status, end-to-end headers, body (docs/dapr-behaviour.md §2.3). */
 export function sendReply(response: ServerResponse, reply: Reply): void {
   response.writeHead(reply.status, reply.headers);
   if (Buffer.isBuffer(reply.body)) response.end(reply.body);

@@ -1,6 +1,6 @@
 /**
  * A failure of Dapr itself (not of the app): the caller answers ERR_DIRECT_INVOKE
- * `failed to invoke, id: <id>, err: <message>` with `status` (dapr-api.md §2.3).
+ * `failed to invoke, id: <id>, err: <message>` with `status` (docs/dapr-behaviour.md §2.3).
  */
 export class DirectInvokeError extends Error {
   readonly status: number;

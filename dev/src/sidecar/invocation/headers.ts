@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import os from 'node:os';
 
-// RFC 9110 §7.6.1 plus the ones daprd also drops (dapr-api.md §2.2).
+// RFC 9110 §7.6.1 plus the ones daprd also drops (docs/dapr-behaviour.md §2.2).
 const hopByHop = new Set([
   'connection',
   'keep-alive',
@@ -39,7 +39,7 @@ export interface CallerIdentity {
 }
 
 /**
- * What the caller sidecar adds, overwriting caller-supplied copies (dapr-api.md §2.2,
+ * What the caller sidecar adds, overwriting caller-supplied copies (docs/dapr-behaviour.md §2.2,
  * direct_messaging.go addForwardedHeadersToMetadata / addCallerAndCalleeAppIDHeaderToMetadata).
  */
 export function identityHeaders(identity: CallerIdentity) {

@@ -14,7 +14,7 @@ export interface Target {
 const invokePrefix = '/v1.0/invoke/';
 
 /**
- * The target app id and method, from the three request forms in daprd's order (dapr-api.md §2.1,
+ * The target app id and method, from the three request forms in daprd's order (docs/dapr-behaviour.md §2.1,
  * findTargetIDAndMethod); undefined when the request names no app. Removes `dapr-app-id`.
  */
 export function findTarget(
@@ -40,7 +40,7 @@ export function findTarget(
   return { id: queryUnescape(rest.slice(0, at)), method: rest.slice(at + '/method/'.length) };
 }
 
-/** `app` or `app.namespace` (dapr-api.md §2.1); the method checked and cleaned. */
+/** `app` or `app.namespace` (docs/dapr-behaviour.md §2.1); the method checked and cleaned. */
 export function parseTarget(id: string, method: string, ownNamespace: string): Target {
   const parts = id.split('.');
   if (parts.length > 2) throw new DirectInvokeError(500, `invalid app id ${id}`);

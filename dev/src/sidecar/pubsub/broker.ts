@@ -3,7 +3,7 @@ import type pg from 'pg';
 export { ensureSchema } from './broker-schema.ts';
 
 /**
- * Redis Streams, as pubsub.redis uses them, kept in the dev stack's PostgreSQL (dapr-api.md §4.7):
+ * Redis Streams, as pubsub.redis uses them, kept in the dev stack's PostgreSQL (docs/dapr-behaviour.md §4.7):
  * one stream per (component, topic) with XADD-like sequence numbers, consumer groups with a
  * last-delivered cursor (XGROUP CREATE … 0: a new group starts at the beginning of the stream)
  * and a pending entries list (XREADGROUP, XACK, XAUTOCLAIM). Replicas sharing a group compete:

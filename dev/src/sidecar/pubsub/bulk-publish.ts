@@ -24,7 +24,7 @@ interface BulkEntry {
 /**
  * POST|PUT /v1.0-alpha1/publish/bulk/{pubsub}/{topic...} (dapr:pkg/api/http/http.go
  * onBulkPublish): every entry checked and enveloped first, then published one by one; failures
- * come back as `{failedEntries, errorCode}` with 500 (dapr-api.md §4.1).
+ * come back as `{failedEntries, errorCode}` with 500 (docs/dapr-behaviour.md §4.1).
  */
 export function bulkPublishRoute(
   context: SidecarContext,
@@ -86,7 +86,7 @@ function readEntries(
       entryId: structString(item, 'entryId'),
       contentType: structString(item, 'contentType'),
       event: structField(item, 'event'),
-      // An entry without metadata gets none at all, not the request's (daprd, dapr-api.md §4.1).
+      // An entry without metadata gets none at all, not the request's (daprd, docs/dapr-behaviour.md §4.1).
       metadata:
         structField(item, 'metadata') === undefined || structField(item, 'metadata') === null
           ? undefined

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../durations.ts';
 import { goMarshal, parsePrecise } from '../go-json.ts';
 
-/** The CloudEvent 1.0 envelope daprd wraps published data in (dapr-api.md §4.2). */
+/** The CloudEvent 1.0 envelope daprd wraps published data in (docs/dapr-behaviour.md §4.2). */
 export type CloudEvent = Record<string, unknown>;
 
 export interface PublishInput {

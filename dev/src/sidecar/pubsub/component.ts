@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../durations.ts';
 import { metadataValue, type ComponentResource, type SidecarContext } from '../types.ts';
 
-/** A `pubsub.redis` component as the dev broker runs it (contrib:pubsub/redis, dapr-api.md §4.7). */
+/** A `pubsub.redis` component as the dev broker runs it (contrib:pubsub/redis, docs/dapr-behaviour.md §4.7). */
 export interface PubsubComponent {
   name: string;
   type: string;

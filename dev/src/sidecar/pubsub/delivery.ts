@@ -12,7 +12,7 @@ export interface Delivery {
   metadata: Record<string, string>;
 }
 
-/** What the app's answer means (dapr-api.md §4.5); `retry` carries an HTTP status when any. */
+/** What the app's answer means (docs/dapr-behaviour.md §4.5); `retry` carries an HTTP status when any. */
 export type Outcome = { kind: 'success' } | { kind: 'drop' } | { kind: 'retry'; status: number };
 
 /** A retriable failure with no HTTP status (RETRY, an unknown status): any retry policy applies. */

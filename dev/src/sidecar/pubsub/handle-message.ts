@@ -27,7 +27,7 @@ export interface MessageHandling {
 export type Verdict = 'ack' | 'keep';
 
 /**
- * One stream entry through daprd's subscription handler (dapr-api.md §4.5 "Order of processing"):
+ * One stream entry through daprd's subscription handler (docs/dapr-behaviour.md §4.5 "Order of processing"):
  * parse, expiry, routing, delivery under the inbound policy, then the dead-letter topic.
  */
 export async function handleMessage(h: MessageHandling, entry: StreamEntry): Promise<Verdict> {
@@ -85,7 +85,7 @@ async function deliverUnderPolicy(
 }
 
 /**
- * The verdicts of one handling, as pubsub.redis ≥ 1.17 gives them (dapr-api.md §4.7): every entry
+ * The verdicts of one handling, as pubsub.redis ≥ 1.17 gives them (docs/dapr-behaviour.md §4.7): every entry
  * is acked once handled, failures included, unless the handling was cut short — the sidecar
  * closing, or processing outlasting processingTimeout — which leaves it pending.
  */
@@ -96,7 +96,7 @@ class MessageRun {
   /**
    * Aborts at close, and at processingTimeout when redelivery is on: by then another replica may
    * have claimed the entry, so this handling (its retries included) must stop, as daprd cancels
-   * the handler's context (dapr-api.md §4.7).
+   * the handler's context (docs/dapr-behaviour.md §4.7).
    */
   readonly cutShort: AbortSignal;
   readonly #h: MessageHandling;

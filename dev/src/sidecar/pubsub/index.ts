@@ -19,7 +19,7 @@ const closeGraceMs = 1500;
 const restartDelayMs = { first: 1000, max: 30_000 };
 
 /**
- * The pub/sub building block: publish (dapr-api.md §4.1, §4.2) into a PostgreSQL broker with
+ * The pub/sub building block: publish (docs/dapr-behaviour.md §4.1, §4.2) into a PostgreSQL broker with
  * pubsub.redis semantics (§4.6, §4.7), and delivery to the app's subscriptions (§4.3–§4.5).
  */
 export async function createPubsubApi(context: SidecarContext): Promise<BuildingBlock> {
@@ -170,7 +170,7 @@ function usableSubscriptions(
   });
 }
 
-/** An entry of GET /v1.0/metadata `subscriptions` (dapr-api.md §5): empty fields omitted. */
+/** An entry of GET /v1.0/metadata `subscriptions` (docs/dapr-behaviour.md §5): empty fields omitted. */
 function subscriptionMetadata(subscription: Subscription): Record<string, unknown> {
   return {
     pubsubname: subscription.pubsubname,

@@ -134,7 +134,7 @@ function findComponent(
   return component;
 }
 
-/** rawPayload from the request metadata; a bad value is a 400 (dapr-api.md §4.1). */
+/** rawPayload from the request metadata; a bad value is a 400 (docs/dapr-behaviour.md §4.1). */
 function readRawPayload(request: ApiRequest, name: string): boolean | ApiResponse {
   try {
     return isRawPayload(request.metadata);

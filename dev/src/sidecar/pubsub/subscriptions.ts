@@ -75,7 +75,7 @@ export function declarativeSubscriptions(context: SidecarContext): Subscription[
 }
 
 /**
- * GET /dapr/subscribe, once (dapr-api.md §4.3): 404 = none; another status, a body that is not
+ * GET /dapr/subscribe, once (docs/dapr-behaviour.md §4.3): 404 = none; another status, a body that is not
  * a JSON array or a bad CEL rule = none, with an error log. Keys match case-insensitively, as
  * Go's encoding/json matches struct fields (`pubsubName` works).
  */

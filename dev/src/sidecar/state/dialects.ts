@@ -11,7 +11,7 @@ export interface StateRow {
 }
 
 /**
- * What differs between state.postgresql v1 and v2 (dapr-api.md §3.4, §3.10): schema, etag
+ * What differs between state.postgresql v1 and v2 (docs/dapr-behaviour.md §3.4, §3.10): schema, etag
  * column and format, value encoding. The SQL follows components-contrib statement by statement.
  */
 export interface Dialect {

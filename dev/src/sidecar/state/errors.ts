@@ -46,14 +46,14 @@ export const storeNotConfigured = (store: string, appId: string): ApiResponse =>
     errorInfo('DAPR_STATE_NOT_CONFIGURED', { appID: appId }),
   ]);
 
-/** An unknown store name (dapr-api.md §3.1). */
+/** An unknown store name (docs/dapr-behaviour.md §3.1). */
 export const storeNotFound = (store: string, appId: string): ApiResponse =>
   richError(400, 'ERR_STATE_STORE_NOT_FOUND', `state store ${store} is not found`, [
     errorInfo('DAPR_STATE_NOT_FOUND', { appID: appId }),
   ]);
 
 /**
- * A key with `||` (dapr-api.md §3.2). Details in daprd's order: BadRequest, ResourceInfo,
+ * A key with `||` (docs/dapr-behaviour.md §3.2). Details in daprd's order: BadRequest, ResourceInfo,
  * ErrorInfo; an ErrorInfo without metadata is encoded by daprd with `"metadata": null`.
  */
 export const illegalKey = (store: string, field: string, message: string): ApiResponse =>

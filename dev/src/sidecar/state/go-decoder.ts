@@ -1,6 +1,6 @@
 /**
  * Just enough of Go's encoding/json decoder for daprd's state API: typed request structs with
- * Go's error messages (dapr-api.md §3.3). Encoding is in ../go-json.ts.
+ * Go's error messages (docs/dapr-behaviour.md §3.3). Encoding is in ../go-json.ts.
  */
 
 export type GoType =

@@ -22,7 +22,7 @@ interface OpenStore {
 }
 
 /**
- * The state API (dapr-api.md §3) over every `state.*` component: state.postgresql v1 or v2,
+ * The state API (docs/dapr-behaviour.md §3) over every `state.*` component: state.postgresql v1 or v2,
  * each on its own pool to the database its connectionString names.
  */
 export async function createStateApi(context: SidecarContext): Promise<BuildingBlock> {

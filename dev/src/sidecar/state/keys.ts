@@ -11,7 +11,7 @@ const checkKey = (key: string): void => {
 };
 
 /**
- * The stored key for an API key under the component's `keyPrefix` strategy (dapr-api.md §3.2,
+ * The stored key for an API key under the component's `keyPrefix` strategy (docs/dapr-behaviour.md §3.2,
  * dapr:pkg/components/state/state_config.go). daprd lower-cases the strategy before matching, so
  * a literal prefix is stored lower-cased too.
  */

@@ -32,7 +32,7 @@ export class PostgresStateStore {
     return rows[0] && this.#toState(rows[0]);
   }
 
-  /** Found rows in the database's order (dapr-api.md §3.6); callers append the missing keys. */
+  /** Found rows in the database's order (docs/dapr-behaviour.md §3.6); callers append the missing keys. */
   async bulkGet(keys: string[]): Promise<StoredState[]> {
     const { rows } = await this.#pool.query<StateRow>(this.#dialect.selectMany, [keys]);
     return rows.map((row) => this.#toState(row));

@@ -10,7 +10,7 @@ import { outbound, storedKey, type StoreEntry } from './store-entry.ts';
 /** Go's `time.RFC3339` in UTC: whole seconds and a `Z`. */
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d+Z$/, 'Z');
 
-/** GET /v1.0/state/{store}/{key} (dapr-api.md §3.5). */
+/** GET /v1.0/state/{store}/{key} (docs/dapr-behaviour.md §3.5). */
 export async function getState(request: ApiRequest, entry: StoreEntry): Promise<ApiResponse> {
   const key = request.params.key!;
   const stored = storedKey(entry, key);
@@ -33,7 +33,7 @@ interface BulkGetRequest {
   metadata?: Record<string, string>;
 }
 
-/** POST|PUT /v1.0/state/{store}/bulk (dapr-api.md §3.6): found rows first, then the missing. */
+/** POST|PUT /v1.0/state/{store}/bulk (docs/dapr-behaviour.md §3.6): found rows first, then the missing. */
 export async function getBulkState(request: ApiRequest, entry: StoreEntry): Promise<ApiResponse> {
   const decoded = decodeGoJson<BulkGetRequest>(request.body, bulkGetBody);
   if (decoded.error !== undefined) {

@@ -92,7 +92,7 @@ export const toSetRequest = (item: DecodedSetRequest | undefined): SetRequest =>
 /**
  * A transaction operation's `request`, decoded by daprd with mapstructure (not encoding/json), so
  * its errors read differently: `1 error(s) decoding:\n\n* 'Metadata[ttlInSeconds]' expected type
- * 'string', got unconvertible type 'float64', value: '60'` (dapr-api.md §3.8).
+ * 'string', got unconvertible type 'float64', value: '60'` (docs/dapr-behaviour.md §3.8).
  */
 export function decodeOperationRequest(raw: unknown): { request: SetRequest } | { error: string } {
   const request = toSetRequest(undefined);

@@ -9,7 +9,7 @@ export interface StoreEntry {
   name: string;
   component: ComponentResource;
   store: PostgresStateStore;
-  /** The stored key for an API key; throws IllegalKeyError (dapr-api.md §3.2). */
+  /** The stored key for an API key; throws IllegalKeyError (docs/dapr-behaviour.md §3.2). */
   prefixKey(key: string): string;
   /** Resiliency's outbound policy for this component. */
   policy: EndpointPolicy;
@@ -20,7 +20,7 @@ export interface StateStores {
   byName: Map<string, StoreEntry>;
 }
 
-/** Resolves `{store}` first, with daprd's two lookup errors (dapr-api.md §3.1). */
+/** Resolves `{store}` first, with daprd's two lookup errors (docs/dapr-behaviour.md §3.1). */
 export function withStore(
   stores: StateStores,
   handler: (request: ApiRequest, entry: StoreEntry) => Promise<ApiResponse>,

@@ -12,7 +12,7 @@ import {
 } from './requests.ts';
 import { outbound, storedKey, type StoreEntry } from './store-entry.ts';
 
-/** POST|PUT /v1.0/state/{store} (dapr-api.md §3.3): items run in parallel, not atomically. */
+/** POST|PUT /v1.0/state/{store} (docs/dapr-behaviour.md §3.3): items run in parallel, not atomically. */
 export async function saveState(request: ApiRequest, entry: StoreEntry): Promise<ApiResponse> {
   const decoded = decodeGoJson<(DecodedSetRequest | undefined)[]>(request.body, saveBody);
   if (decoded.error !== undefined) return malformedRequest(decoded.error);
@@ -51,7 +51,7 @@ function bulkFailure(failures: unknown[]): unknown {
   return new EtagError(invalid ? 'invalid' : 'mismatch', joined);
 }
 
-/** DELETE /v1.0/state/{store}/{key} (dapr-api.md §3.7); an empty If-Match means no etag. */
+/** DELETE /v1.0/state/{store}/{key} (docs/dapr-behaviour.md §3.7); an empty If-Match means no etag. */
 export async function deleteState(request: ApiRequest, entry: StoreEntry): Promise<ApiResponse> {
   const key = request.params.key!;
   const stored = storedKey(entry, key);
@@ -84,7 +84,7 @@ interface TransactionBody {
 }
 
 /**
- * POST|PUT /v1.0/state/{store}/transaction (dapr-api.md §3.8): one DB transaction; any store
+ * POST|PUT /v1.0/state/{store}/transaction (docs/dapr-behaviour.md §3.8): one DB transaction; any store
  * failure, an etag mismatch included, is a 500 ERR_STATE_TRANSACTION.
  */
 export async function executeTransaction(

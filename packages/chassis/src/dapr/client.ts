@@ -55,7 +55,7 @@ export interface Dapr {
   ): Promise<{ value: T; etag: string } | undefined>;
   saveState(store: string, items: StateItem[]): Promise<void>;
   deleteState(store: string, key: string, options?: { etag?: string }): Promise<void>;
-  /** All or nothing; an etag conflict is a 500 ERR_STATE_TRANSACTION here (dapr-api.md §3.8). */
+  /** All or nothing; an etag conflict is a 500 ERR_STATE_TRANSACTION here (docs/dapr-behaviour.md §3.8). */
   transactState(store: string, operations: StateOperation[]): Promise<void>;
   publish(pubsub: string, topic: string, data: unknown, options?: PublishOptions): Promise<void>;
   /**
@@ -67,7 +67,7 @@ export interface Dapr {
 }
 
 /**
- * One DaprClient (HTTP) behind the quirks of @dapr/dapr 3.18 (dapr-api.md §7): its thrown JSON
+ * One DaprClient (HTTP) behind the quirks of @dapr/dapr 3.18 (docs/dapr-behaviour.md §7): its thrown JSON
  * strings and `{ error }` results become DaprError, the ETag it drops is read through bulk get,
  * state options become its numeric enums, and every call gets a deadline. The first call waits for
  * the sidecar (the SDK polls GET /v1.0/metadata for up to ~30 s), within that same deadline.
@@ -146,7 +146,7 @@ export function createDaprClient(options: DaprClientOptions): Dapr {
           contentType,
           metadata: {
             ...metadata,
-            // dapr-api.md §4.1: overrides of the CloudEvent Dapr generates.
+            // docs/dapr-behaviour.md §4.1: overrides of the CloudEvent Dapr generates.
             ...(id ? { 'cloudevent.id': id } : {}),
             ...(traceparent ? { 'cloudevent.traceparent': traceparent } : {}),
           },

@@ -30,7 +30,7 @@ export class DaprError extends Error {
 }
 
 /**
- * A save or delete lost an optimistic-concurrency race (dapr-api.md §3.3, §3.7): 409, or the
+ * A save or delete lost an optimistic-concurrency race (docs/dapr-behaviour.md §3.3, §3.7): 409, or the
  * postgres stores' 500 `no item was updated` for first-write without an etag on an existing key
  * (§3.4). Transactions cannot tell: their conflicts are a plain 500 ERR_STATE_TRANSACTION (§3.8).
  */
@@ -47,7 +47,7 @@ export function isEtagMismatch(error: unknown): error is DaprError {
 /**
  * Worth trying again later (answer 503 upstream): no answer, sidecar unreachable, a 502/503/504,
  * or Dapr failing to reach the target app (500 ERR_DIRECT_INVOKE: target down, circuit open,
- * resiliency timeout; dapr-api.md §2.3).
+ * resiliency timeout; docs/dapr-behaviour.md §2.3).
  */
 export function isUnavailable(error: unknown): error is DaprError {
   if (!(error instanceof DaprError)) return false;
@@ -58,7 +58,7 @@ export function isUnavailable(error: unknown): error is DaprError {
 /**
  * Turns what the SDK threw or returned as `{ error }` into a DaprError: a non-2xx answer is an
  * `Error` whose message is the JSON `{"error":statusText,"error_msg":rawBody,"status":n}`
- * (dapr-api.md §7); a network failure is node-fetch's FetchError. Anything else (a bug, such as a
+ * (docs/dapr-behaviour.md §7); a network failure is node-fetch's FetchError. Anything else (a bug, such as a
  * GET with a body) is returned as it is.
  */
 export function toDaprError(error: unknown, call: string): unknown {

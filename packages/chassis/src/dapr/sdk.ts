@@ -13,13 +13,13 @@ const concurrencies = {
   'last-write': StateConcurrencyEnum.CONCURRENCY_LAST_WRITE,
 } as const;
 
-/** The SDK drops string concurrency values silently; it wants its numeric enum (dapr-api.md §7). */
+/** The SDK drops string concurrency values silently; it wants its numeric enum (docs/dapr-behaviour.md §7). */
 export function toSdkItem({ key, value, etag, concurrency, ttlInSeconds }: StateItem) {
   return {
     key,
     value,
     etag,
-    // A number here is a 400 from Dapr: metadata values are strings (dapr-api.md §3.3).
+    // A number here is a 400 from Dapr: metadata values are strings (docs/dapr-behaviour.md §3.3).
     metadata: ttlInSeconds === undefined ? undefined : { ttlInSeconds: String(ttlInSeconds) },
     options: concurrency && {
       concurrency: concurrencies[concurrency],

@@ -6,7 +6,7 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
 /*
- * Dapr subscriptions as plain Koa routes (dapr-api.md §4.3–§4.5), not the SDK's DaprServer, which
+ * Dapr subscriptions as plain Koa routes (docs/dapr-behaviour.md §4.3–§4.5), not the SDK's DaprServer, which
  * reports a throwing handler as SUCCESS (js-sdk#720). Every delivery is answered 200 with a status:
  * a 404 would make Dapr drop the event and a bare 500 hides why (§7). Mount the router through
  * createApp: its JSON parser accepts application/cloudevents+json.
@@ -26,7 +26,7 @@ export interface DaprEvent<T = unknown> {
   id: string;
   /**
    * The topic it was published to (the CloudEvent's `topic`): on a dead-letter topic, that is
-   * still the original one (dapr-api.md §4.5).
+   * still the original one (docs/dapr-behaviour.md §4.5).
    */
   topic: string;
   /** The publisher's app id. */
@@ -56,7 +56,7 @@ export const defineSubscription = <S extends z.ZodType>(subscription: Subscripti
 
 export interface DaprSubscriptionsOptions {
   pubsubName: string;
-  /** APP_API_TOKEN: when set, deliveries must carry it as `dapr-api-token` (dapr-api.md §1.2). */
+  /** APP_API_TOKEN: when set, deliveries must carry it as `dapr-api-token` (docs/dapr-behaviour.md §1.2). */
   appApiToken?: string;
   logger: Logger;
   subscriptions: Subscription[];

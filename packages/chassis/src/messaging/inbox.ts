@@ -19,7 +19,7 @@ InboxEventSchema.setClass(InboxEvent);
 export type HandleResult = 'applied' | 'duplicate';
 
 /**
- * Applies an event at most once per consumer (dapr-api.md §4.6: delivery is at-least-once).
+ * Applies an event at most once per consumer (docs/dapr-behaviour.md §4.6: delivery is at-least-once).
  * The inbox row and apply's changes share one transaction: if apply throws, both roll back and a
  * redelivery applies it. A concurrent redelivery waits on the row's primary key, then sees it.
  */

@@ -8,7 +8,7 @@ import { OutboxEvent } from './outbox.ts';
 export type PublishEvent = (event: OutboxEvent) => Promise<void>;
 
 /**
- * Publishes through the Dapr sidecar: the outbox id becomes the CloudEvent id (dapr-api.md §4.1
+ * Publishes through the Dapr sidecar: the outbox id becomes the CloudEvent id (docs/dapr-behaviour.md §4.1
  * `cloudevent.id`), so a re-published event keeps its id and consumers' inboxes drop the copy.
  */
 export const publishWithDapr =

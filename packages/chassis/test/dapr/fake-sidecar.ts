@@ -21,7 +21,7 @@ export interface FakeSidecar {
 }
 
 /**
- * Stands in for daprd at the edge, with its response shapes (dapr-api.md): JSON bodies as
+ * Stands in for daprd at the edge, with its response shapes (docs/dapr-behaviour.md): JSON bodies as
  * application/json, 204 without a body, GET /v1.0/metadata → 200 JSON (the SDK's readiness probe).
  */
 export async function startFakeSidecar(): Promise<FakeSidecar> {
@@ -65,7 +65,7 @@ export async function startFakeSidecar(): Promise<FakeSidecar> {
   return fake;
 }
 
-/** A legacy Dapr error body (dapr-api.md §1.1). */
+/** A legacy Dapr error body (docs/dapr-behaviour.md §1.1). */
 export const daprError = (status: number, errorCode: string, message: string): Reply => ({
   status,
   body: { errorCode, message },

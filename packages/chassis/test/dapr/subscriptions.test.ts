@@ -53,7 +53,7 @@ beforeEach(() => {
   logs.length = 0;
 });
 
-/** A CloudEvent as daprd delivers it (dapr-api.md §4.2). */
+/** A CloudEvent as daprd delivers it (docs/dapr-behaviour.md §4.2). */
 const cloudEvent = (data: unknown, id = randomUUID()) => ({
   id,
   specversion: '1.0',

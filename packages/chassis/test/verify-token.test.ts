@@ -108,6 +108,18 @@ describe('requireUser', () => {
     expect(response.body).toMatchObject({ status: 401, code: 'invalid-token' });
   });
 
+  test.each(['bearer', 'BEARER', 'BeArEr'])(
+    'accepts the scheme spelled %s: auth schemes are case-insensitive (RFC 9110)',
+    async (scheme) => {
+      const response = await call(app.url, 'GET', '/me', {
+        headers: { authorization: `${scheme} ${sign()}` },
+      });
+
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ id: 'user-1', roles: ['customer'] });
+    },
+  );
+
   test('a non-bearer Authorization header is refused with 401 invalid-token', async () => {
     const response = await call(app.url, 'GET', '/me', {
       headers: { authorization: 'Basic dXNlcjpwYXNz' },

@@ -9,7 +9,8 @@ declare module 'koa' {
   }
 }
 
-const bearerPattern = /^Bearer ([\w-]+\.[\w-]*\.[\w-]*)$/;
+// Auth schemes are case-insensitive and may be followed by several spaces (RFC 9110 §11.1).
+const bearerPattern = /^bearer +([\w-]+\.[\w-]*\.[\w-]*)$/i;
 
 /** Lets a request through only with a valid access token; puts its user on `ctx.state.user`. */
 export function requireUser(verify: TokenVerifier): Middleware {

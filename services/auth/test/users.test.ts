@@ -157,6 +157,29 @@ describe('PATCH /api/auth/users/:id', () => {
     expect(stored.roles).toEqual(winner.body.roles);
   });
 
+  test('If-Match: * matches any current version: 10 concurrent changes all apply, none is lost', async () => {
+    const user = await signUp(auth.url);
+    const choices = [['seller'], ['admin'], ['customer', 'seller']];
+
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        call(auth.url, 'PATCH', `/api/auth/users/${user.id}`, {
+          token: adminToken,
+          body: { roles: choices[i % 3] },
+          headers: { 'if-match': '*' },
+        }),
+      ),
+    );
+
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const versions = results.map((r) => Number(JSON.parse(r.headers.get('etag')!)));
+    expect(versions.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const last = results.find((r) => r.headers.get('etag') === '"11"')!;
+    const stored = await auth.em().findOneOrFail(User, { id: user.id });
+    expect(stored.version).toBe(11);
+    expect(stored.roles).toEqual(last.body.roles);
+  });
+
   test('an admin cannot change their own roles', async () => {
     const me = await call(auth.url, 'GET', '/api/auth/me', { token: adminToken });
 

@@ -7,8 +7,10 @@ export const etagOf = (version: number) => `"${version}"`;
 const ifMatchPattern = /^(?:W\/)?"(\d{1,9})"$/;
 
 /**
- * Reads the version a client last saw from `If-Match`: missing → 428. `*` (any version, RFC 9110)
- * returns undefined. Several tags or garbage → 400, since no version could be meant.
+ * Reads the version a client last saw from `If-Match`: missing → 428. `*` (any current version,
+ * RFC 9110) returns undefined: apply the change to the version read in the writing transaction,
+ * under a row lock (`LockMode.PESSIMISTIC_WRITE`), or a concurrent writer turns `*` into a 412.
+ * Several tags or garbage → 400, since no version could be meant.
  */
 export function requireIfMatch(ctx: Context): number | undefined {
   const header = ctx.get('if-match').trim();

@@ -1,4 +1,4 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   conflict,
@@ -72,21 +72,30 @@ export async function listUsers(em: EntityManager, query: z.output<typeof listUs
   return { items: page, nextCursor: items.length > query.limit ? page.at(-1)!.id : null };
 }
 
-/** Replaces a user's roles; `expectedVersion` is the version the admin saw (optimistic lock). */
+/**
+ * Replaces a user's roles; `expectedVersion` is the version the admin saw (optimistic lock), or
+ * undefined for `If-Match: *`. The row is read `FOR UPDATE` in the same transaction as the write,
+ * so `*` applies to whatever version is current instead of losing a race to a concurrent writer.
+ */
 export async function changeRoles(
   em: EntityManager,
   params: { id: string; roles: Role[]; expectedVersion: number | undefined; actorId: string },
 ) {
-  const user = await findUser(em, params.id);
-  if (params.expectedVersion !== undefined && params.expectedVersion !== user.version) {
-    throw preconditionFailed('The user was changed since you read it', {
-      extensions: { currentVersion: user.version },
-    });
-  }
-  user.changeRoles(params.roles, params.actorId);
-  // The flush updates `where version = <read version>`: a concurrent change still fails (412).
-  await em.flush();
-  return user;
+  return em.transactional(async (tx) => {
+    const user = await tx.findOne(
+      User,
+      { id: params.id },
+      { lockMode: LockMode.PESSIMISTIC_WRITE },
+    );
+    if (!user) throw notFound('user', params.id);
+    if (params.expectedVersion !== undefined && params.expectedVersion !== user.version) {
+      throw preconditionFailed('The user was changed since you read it', {
+        extensions: { currentVersion: user.version },
+      });
+    }
+    user.changeRoles(params.roles, params.actorId);
+    return user;
+  });
 }
 
 /** Removes the user (sessions cascade) and records `user-deleted` in the same transaction. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { styleText } from 'node:util';
 import { componentsDir } from './dapr-runtime.ts';
+import { formatMebibytes, residentBytes } from './memory.ts';
 import type { StackFile } from './stack-file.ts';
 
 type Style = Parameters<typeof styleText>[0];
@@ -87,7 +88,7 @@ function readableLogLine(line: string): string {
 }
 
 function replicaTable(stack: StackFile): string {
-  const header = ['SERVICE', 'REPLICA', 'URL', 'DAPR', 'PID', 'STATE', 'RESTARTS'];
+  const header = ['SERVICE', 'REPLICA', 'URL', 'DAPR', 'PID', 'STATE', 'RESTARTS', 'RSS APP+DAPR'];
   const rows = Object.entries(stack.services).flatMap(([name, service]) =>
     service.replicas.map((replica) => [
       name,
@@ -97,12 +98,21 @@ function replicaTable(stack: StackFile): string {
       String(replica.pid ?? '-'),
       replica.state,
       String(replica.restarts),
+      `${memoryOf(replica.pid)} + ${memoryOf(replica.sidecarPid)}`,
     ]),
   );
+  const supervisor = formatMebibytes(residentBytes(process.pid));
   const widths = header.map((_, column) =>
     Math.max(...[header, ...rows].map((row) => row[column]!.length)),
   );
   const line = (row: string[]) =>
     `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')}`.trimEnd();
-  return [paint('bold', line(header)), ...rows.map(line)].join('\n');
+  const footer = paint(
+    'dim',
+    `  RSS: resident memory now; this supervisor and ingress ${supervisor}`,
+  );
+  return [paint('bold', line(header)), ...rows.map(line), footer].join('\n');
 }
+
+const memoryOf = (pid: number | null) =>
+  formatMebibytes(pid === null ? undefined : residentBytes(pid));

@@ -35,7 +35,11 @@ export function watchReplicas(supervisor: Supervisor, recorder: StackRecorder): 
     }
   });
   supervisor.on('exit', (exit) => {
-    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+    const how = exit.killedBecause
+      ? `${exit.killedBecause}: killed by the supervisor with its sidecar`
+      : exit.signal
+        ? `killed by ${exit.signal}`
+        : `exit code ${exit.code}`;
     report.warn(
       `${exit.replica} exited (${how}); restarting in ${exit.restartInMs} ms. Its log ends with:`,
       exit.logTail,

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { appendLogNote, logTail } from '../stack/log-files.ts';
 import { freePort } from '../stack/ports.ts';
 import { signalGroup } from '../stack/processes.ts';
-import { probeReady } from './readiness.ts';
+import { probe } from './readiness.ts';
 import { spawnReplica, startedNote, type ReplicaLaunch } from './process.ts';
 
 export type ReplicaState =
@@ -30,6 +30,11 @@ export interface ReplicaTiming {
   /** A replica that ran this long before dying restarts after the first back-off again. */
   stableMs: number;
   stopGraceMs: number;
+  /**
+   * A replica out of traffic whose /healthz has not answered 200 for this long (hung, deadlocked,
+   * SIGSTOPped) is SIGKILLed with its sidecar and restarted, like a failing liveness probe.
+   */
+  unhealthyLimitMs: number;
 }
 
 export const defaultTiming: ReplicaTiming = {
@@ -40,6 +45,7 @@ export const defaultTiming: ReplicaTiming = {
   stableMs: 10_000,
   // Longer than the services' own drain (SHUTDOWN_GRACE_MS, 10 s), so they get to finish it.
   stopGraceMs: 15_000,
+  unhealthyLimitMs: 10_000,
 };
 
 /** The dev sidecar beside a replica (like daprd in its pod): started first, stopped with it. */
@@ -62,6 +68,8 @@ export interface ReplicaExit {
   signal: NodeJS.Signals | null;
   restartInMs: number;
   logTail: string[];
+  /** Why the supervisor killed it, when it did (hung, never ready). */
+  killedBecause?: string;
 }
 
 /**
@@ -78,6 +86,9 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
   #spawnedAt = 0;
   #backoffMs: number;
   #failures = 0;
+  /** When /readyz or /healthz last answered 200 (or the pair was spawned). */
+  #aliveAt = 0;
+  #killedBecause: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
   #terminating: Promise<void> | undefined;
@@ -127,6 +138,7 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
     children.push(spawnReplica({ replica, script, cwd, env: appEnv, port, logFile, onOutput }));
     this.#children = children;
     this.#spawnedAt = Date.now();
+    this.#aliveAt = this.#spawnedAt;
     this.#failures = 0;
     const exits = children.map(
       (child) => new Promise<void>((resolve) => child.once('exit', () => resolve())),
@@ -222,23 +234,46 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
 
   async #probe(): Promise<void> {
     const port = this.#status.appPort!;
-    const status = await probeReady(port, Math.max(this.timing.pollMs * 4, 1000));
-    const { state } = this.#status;
-    if (this.#stopping || (state !== 'starting' && state !== 'healthy' && state !== 'unhealthy'))
-      return;
+    const timeoutMs = Math.max(this.timing.pollMs * 4, 1000);
+    const status = await probe(port, '/readyz', timeoutMs);
+    if (!this.#isProbing()) return;
     if (status === 200) {
       this.#failures = 0;
+      this.#aliveAt = Date.now();
       this.#update({ state: 'healthy' });
-    } else if (state === 'starting') {
+    } else if (this.#status.state === 'starting') {
       if (Date.now() - this.#spawnedAt > this.timing.startTimeoutMs) {
-        appendLogNote(this.options.logFile, 'dev', 'not ready in time: killing it');
-        signalGroup(this.#status.pid!, 'SIGKILL');
+        return this.#killPair(`not ready within ${this.timing.startTimeoutMs} ms`);
       }
-    } else if (status !== undefined || ++this.#failures >= 2) {
+    } else {
       // An explicit 503 (draining) counts at once; a missed probe may be a GC pause, two are not.
-      this.#update({ state: 'unhealthy' });
+      if (status !== undefined || ++this.#failures >= 2) this.#update({ state: 'unhealthy' });
+      // Not ready is not dead (its database may be away): only a silent /healthz is. A replica
+      // that did not even answer /readyz will not answer /healthz either.
+      if (status !== undefined && (await probe(port, '/healthz', timeoutMs)) === 200) {
+        this.#aliveAt = Date.now();
+      }
+      if (!this.#isProbing()) return;
+      const silentMs = Date.now() - this.#aliveAt;
+      if (this.#status.state === 'unhealthy' && silentMs > this.timing.unhealthyLimitMs) {
+        return this.#killPair(`unhealthy for ${(silentMs / 1000).toFixed(1)} s`);
+      }
     }
     this.#schedule(() => this.#probe(), this.timing.pollMs);
+  }
+
+  #isProbing(): boolean {
+    const { state } = this.#status;
+    return (
+      !this.#stopping && (state === 'starting' || state === 'healthy' || state === 'unhealthy')
+    );
+  }
+
+  /** SIGKILL (a hung process ignores SIGTERM) of app and sidecar; the exit handler restarts both. */
+  #killPair(reason: string): void {
+    this.#killedBecause = reason;
+    appendLogNote(this.options.logFile, 'dev', `${reason}: killing it and its sidecar`);
+    for (const child of this.#running()) signalGroup(child.pid!, 'SIGKILL');
   }
 
   async #onExit(
@@ -260,12 +295,16 @@ export class Replica extends EventEmitter<{ change: [ReplicaStatus]; exit: [Repl
       this.#backoffMs = this.timing.firstBackoffMs;
     const restartInMs = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, this.timing.maxBackoffMs);
+    const killedBecause = this.#killedBecause;
+    this.#killedBecause = undefined;
+    // The process that died first names the crash, unless the supervisor killed the pair.
     const sidecar = this.options.sidecar;
-    const fromSidecar = sidecar !== undefined && child.spawnargs.includes(sidecar.script);
+    const fromSidecar =
+      !killedBecause && sidecar !== undefined && child.spawnargs.includes(sidecar.script);
     const replica = fromSidecar ? `${this.options.replica} daprd` : this.options.replica;
     const logFile = fromSidecar ? sidecar.logFile : this.options.logFile;
     const tail = logTail(logFile, 6, startedNote(replica));
-    this.emit('exit', { replica, code, signal, restartInMs, logTail: tail });
+    this.emit('exit', { replica, code, signal, restartInMs, logTail: tail, killedBecause });
     this.#schedule(() => {
       this.#status.restarts += 1;
       return this.start();

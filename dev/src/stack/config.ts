@@ -15,6 +15,9 @@ export const usage = `Usage: npm start -- [options]   (or: node dev/src/start.ts
   --pg-port P        preferred PostgreSQL port (default 54329;      env SIDECART_PG_PORT
                      a free one when it is taken)
   --logs             stream replica logs to the console, prefixed  env SIDECART_LOGS=1
+  --unhealthy-limit S                                               env SIDECART_UNHEALTHY_LIMIT
+                     kill and restart a replica (with its sidecar)
+                     unhealthy and silent on /healthz for S seconds (default 10)
   -h, --help         show this help
 
   Also read: LOG_LEVEL (replicas, default info), ADMIN_EMAIL / ADMIN_PASSWORD (the first admin;
@@ -25,6 +28,7 @@ const sources: Record<string, string> = {
   port: '--port / SIDECART_PORT',
   logLevel: 'LOG_LEVEL',
   postgresPort: '--pg-port / SIDECART_PG_PORT',
+  unhealthyLimitSeconds: '--unhealthy-limit / SIDECART_UNHEALTHY_LIMIT',
   adminEmail: 'ADMIN_EMAIL',
   adminPassword: 'ADMIN_PASSWORD',
 };
@@ -44,6 +48,7 @@ const schema = z.object({
   logs: z.boolean(),
   logLevel: z.enum(levels),
   postgresPort: z.coerce.number().int().min(1).max(65_535),
+  unhealthyLimitSeconds: z.coerce.number().min(1).max(600),
   // Local-development-only credentials of the first admin; override them in your environment.
   adminEmail: z.email(),
   adminPassword: z.string().min(12),
@@ -66,6 +71,7 @@ export function loadDevConfig(argv = process.argv.slice(2), env = process.env): 
       'data-dir': { type: 'string' },
       services: { type: 'string' },
       'pg-port': { type: 'string' },
+      'unhealthy-limit': { type: 'string' },
       logs: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -80,6 +86,7 @@ export function loadDevConfig(argv = process.argv.slice(2), env = process.env): 
     logs: values.logs ?? ['1', 'true'].includes(env.SIDECART_LOGS ?? ''),
     logLevel: env.LOG_LEVEL ?? 'info',
     postgresPort: values['pg-port'] ?? env.SIDECART_PG_PORT ?? 54_329,
+    unhealthyLimitSeconds: values['unhealthy-limit'] ?? env.SIDECART_UNHEALTHY_LIMIT ?? 10,
     adminEmail: env.ADMIN_EMAIL ?? 'admin@sidecart.local',
     adminPassword: env.ADMIN_PASSWORD ?? 'admin-local-dev-password',
     // Lets the runtime's own tests stand fixture apps in for the real services.

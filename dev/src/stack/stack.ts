@@ -111,6 +111,7 @@ async function bringUp(
     cwd: repoRoot,
     logsDir,
     onOutput: config.logs ? report.output : undefined,
+    timing: { unhealthyLimitMs: config.unhealthyLimitSeconds * 1000 },
   });
   parts.supervisor = supervisor;
   await startReplicas(supervisor, logsDir, parts.recorder, interrupt);

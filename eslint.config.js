@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 const services = ['auth', 'products', 'orders'];
 
-/** Services meet only through Dapr and @sidecart/contracts (design.md §1). */
+/** Services meet only through Dapr and @sidecart/contracts. */
 const serviceBoundaries = (self) => ({
   files: [`services/${self}/**/*.ts`],
   rules: {
@@ -36,7 +36,7 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
-      // Configuration is parsed once, in config.ts files, and passed down (style.md).
+      // Configuration is parsed once, in config.ts files, and passed down.
       'no-restricted-properties': [
         'error',
         {

@@ -4,7 +4,7 @@ import { orderCancelled, orderConfirmed, orderFailed } from './orders.events.ts'
 import { productArchived, productCreated, productUpdated } from './products.events.ts';
 
 /**
- * Every event, by topic (design.md §4). The schemas are `z.object`, which strips unknown keys
+ * Every event, by topic (docs/architecture.md, events). The schemas are `z.object`, which strips unknown keys
  * rather than rejecting them: a consumer keeps working when a producer adds a field, and a
  * producer that validates with the same schema before recording the event publishes exactly the
  * contract (a field added without updating the contract is dropped, not leaked). Removing or

@@ -59,7 +59,7 @@ const examples: { [N in EventName]: EventData<N> } = {
 };
 
 describe('events', () => {
-  test('lists the eight events of design.md §4', () => {
+  test('lists the eight events of the architecture', () => {
     expect([...eventNames].sort()).toEqual([
       'order-cancelled',
       'order-confirmed',

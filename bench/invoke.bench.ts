@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,8 @@ try {
     LOG_LEVEL: 'warn',
     DAPR_RESOURCES_PATH: path.join(import.meta.dirname, 'resources'),
     SIDECAR_DATABASE_URL: postgres.url('dapr'),
+    // Sidecar-to-sidecar calls need the stack's shared secret, as under `npm start`.
+    SIDECAR_INTERNAL_TOKEN: randomBytes(24).toString('base64url'),
   };
   start(path.join(import.meta.dirname, 'echo-app.ts'), { PORT: String(appPort) });
   start(sidecarScript, {

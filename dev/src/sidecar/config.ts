@@ -16,6 +16,8 @@ const schema = z.object({
   APP_HOST: z.string().min(1).default('127.0.0.1'),
   DAPR_API_TOKEN: z.string().min(1).optional(),
   APP_API_TOKEN: z.string().min(1).optional(),
+  /** Sidecar-to-sidecar calls carry it; one per stack (daprd uses mTLS). Unset = none accepted. */
+  SIDECAR_INTERNAL_TOKEN: z.string().min(16).optional(),
   NAMESPACE: z.string().min(1).optional(),
   /** daprd `--resources-path`, comma-separated for several folders. */
   DAPR_RESOURCES_PATH: z.string().min(1),

@@ -18,6 +18,7 @@ import {
   isConnectionError,
 } from './invocation/failures.ts';
 import { endToEndHeaders, identityHeaders } from './invocation/headers.ts';
+import { internalTokenHeader } from './invocation/internal-auth.ts';
 import { findTarget, parseTarget, type Target } from './invocation/target.ts';
 import { createRegistry, type Instance } from './registry.ts';
 import { builtInServiceRetries } from './resiliency.ts';
@@ -28,6 +29,8 @@ export interface InvocationOptions {
   internalPort: number;
   /** DAPR_API_TOKEN: when enforced, the caller's copy is never forwarded (docs/dapr-behaviour.md §2.2). */
   apiToken?: string;
+  /** The stack's sidecar-to-sidecar secret, sent on every remote call and required on ours. */
+  internalToken: string;
 }
 
 const maxBodyBytes = 4 * 1024 * 1024;
@@ -57,6 +60,7 @@ export async function createInvocation(
     appId,
     app,
     deny: compileAccessControl(context.resources.configuration?.accessControl),
+    internalToken: options.internalToken,
   });
   const registry = await createRegistry({
     pool: context.pool,
@@ -148,6 +152,8 @@ export async function createInvocation(
       buffered: !policy.isEmpty,
     };
     const isSelf = target.appId === appId && target.namespace === namespace;
+    // Set last, so no header of the caller's can replace it.
+    if (!isSelf) headers[internalTokenHeader] = options.internalToken;
     const attempt = (signal?: AbortSignal) =>
       isSelf ? callSelf(call, signal) : callRemote(target, call, signal);
     if (policy.isEmpty) return attempt();

@@ -30,6 +30,7 @@ const sidecar = await startSidecar({
   appHost: config.APP_HOST,
   apiToken: config.DAPR_API_TOKEN,
   appApiToken: config.APP_API_TOKEN,
+  internalToken: config.SIDECAR_INTERNAL_TOKEN,
   resourcesPaths: config.DAPR_RESOURCES_PATH.split(',').map((entry) => entry.trim()),
   configuration: config.DAPR_CONFIG,
   secretsFile: config.DAPR_SECRETS_FILE,

@@ -7,6 +7,7 @@ import { daprError, send, type ApiRequest } from './api.ts';
 import { healthRoutes, metadataBody } from './health.ts';
 import { createAppChannel, type StreamingAppChannel } from './app-channel.ts';
 import { createInvocation } from './invocation.ts';
+import { privateInternalToken } from './invocation/internal-auth.ts';
 import { createPubsubApi } from './pubsub/index.ts';
 import { loadResources } from './resources.ts';
 import { createResiliency } from './resiliency.ts';
@@ -33,6 +34,11 @@ export interface SidecarOptions {
   apiToken?: string;
   /** APP_API_TOKEN: sent to the app on every call the sidecar makes to it. */
   appApiToken?: string;
+  /**
+   * Shared by every sidecar of a stack: sidecar-to-sidecar calls must carry it (daprd: mTLS).
+   * Absent = one of its own, so no other sidecar can call this one.
+   */
+  internalToken?: string;
   /** Folders with Component, Resiliency, Configuration and Subscription YAML. */
   resourcesPaths: string[];
   /** The Configuration to apply (k8s annotation dapr.io/config). */
@@ -94,6 +100,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     const invocation = await createInvocation(context, {
       internalPort: options.internalPort,
       apiToken: options.apiToken,
+      internalToken: options.internalToken ?? privateInternalToken(),
     });
     blocks.push(invocation);
     return await serveApi(options, context, blocks, invocation, app);

@@ -21,7 +21,8 @@ export interface DaprRuntime {
 
 /**
  * Secrets the components reference with `secretKeyRef` (in the cluster: Kubernetes Secrets from
- * deploy/), written where only this user can read them, and fresh API tokens for this run.
+ * deploy/), written where only this user can read them, and fresh API tokens for this run: the
+ * app's, the sidecar's and the one sidecars call each other with.
  */
 export function prepareDaprRuntime(config: DevConfig, daprDatabaseUrl: string): DaprRuntime {
   const keysDir = path.join(config.dataDir, 'keys');
@@ -35,6 +36,8 @@ export function prepareDaprRuntime(config: DevConfig, daprDatabaseUrl: string): 
   writeFileSync(secretsFile, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   const apiToken = randomBytes(24).toString('base64url');
   const appApiToken = randomBytes(24).toString('base64url');
+  // Only sidecars hold it: an app (or any other local process) cannot pose as a sidecar.
+  const internalToken = randomBytes(24).toString('base64url');
   return {
     sidecarEnv: (appId) => ({
       ...inheritedEnv(),
@@ -48,6 +51,7 @@ export function prepareDaprRuntime(config: DevConfig, daprDatabaseUrl: string): 
       SIDECAR_DATABASE_URL: daprDatabaseUrl,
       DAPR_API_TOKEN: apiToken,
       APP_API_TOKEN: appApiToken,
+      SIDECAR_INTERNAL_TOKEN: internalToken,
     }),
     appEnv: { DAPR_API_TOKEN: apiToken, APP_API_TOKEN: appApiToken },
   };

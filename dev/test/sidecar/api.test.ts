@@ -2,7 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { freePort } from '../../src/stack/ports.ts';
-import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
+import {
+  createSdkClient,
+  startTestSidecar,
+  testInternalToken,
+  type TestSidecar,
+} from './harness.ts';
 
 // The cross-cutting parts of the Dapr HTTP API (docs/dapr-behaviour.md §1, §1.2, §5; gotchas 3 and 10 of §9):
 // API token, health, metadata, path handling, body cap, shutdown.
@@ -131,7 +136,11 @@ describe('dev sidecar: API token, health, metadata', () => {
   test('the internal port refuses calls meant for another app (a reused port in a stale list)', async () => {
     received.length = 0;
     const response = await fetch(`http://127.0.0.1:${sidecar.internalPort}/hello`, {
-      headers: { 'dapr-callee-app-id': 'someone-else', 'dapr-caller-app-id': 'caller' },
+      headers: {
+        'dapr-callee-app-id': 'someone-else',
+        'dapr-caller-app-id': 'caller',
+        'x-sidecart-internal-token': testInternalToken,
+      },
     });
     expect(response.status).toBe(503);
     expect(response.headers.get('x-sidecart-invoke-failure')).toBe('Unavailable');

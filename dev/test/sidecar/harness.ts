@@ -22,7 +22,12 @@ export interface TestSidecarOptions {
   secrets?: Record<string, Record<string, string>>;
   configuration?: string;
   namespace?: string;
+  /** Sidecars that call each other share one, as in a stack. Default: testInternalToken. */
+  internalToken?: string;
 }
+
+/** The sidecar-to-sidecar secret every test sidecar shares unless told otherwise. */
+export const testInternalToken = 'internal-token-shared-by-test-sidecars';
 
 export type TestSidecar = RunningSidecar & { databaseUrl: string };
 
@@ -49,6 +54,7 @@ export async function startTestSidecar(options: TestSidecarOptions): Promise<Tes
     appPort: options.appPort,
     apiToken: options.apiToken,
     appApiToken: options.appApiToken,
+    internalToken: options.internalToken ?? testInternalToken,
     resourcesPaths,
     configuration: options.configuration,
     secretsFile,

@@ -4,7 +4,9 @@ import { pipeline } from 'node:stream';
 import type { StreamingAppChannel } from '../app-channel.ts';
 import type { InboundCall } from './access-control.ts';
 import { endToEndHeaders } from './headers.ts';
-import { failureHeader, goHttpError, goNetError } from './failures.ts';
+import { DirectInvokeError, failureHeader, goHttpError, goNetError } from './failures.ts';
+import { internalTokenHeader, isFromStackSidecar } from './internal-auth.ts';
+import { normalizeMethod } from './target.ts';
 
 export interface CalleeServer {
   port: number;
@@ -19,11 +21,14 @@ export interface CalleeOptions {
   app: StreamingAppChannel;
   /** The ACL: a denial message, or undefined when the call is allowed. */
   deny: (call: InboundCall) => string | undefined;
+  /** The stack's sidecar-to-sidecar secret (internal-auth.ts): calls without it are refused. */
+  internalToken: string;
 }
 
 /**
  * The callee side (daprd's internal gRPC server on 50002, plain HTTP here, loopback only): other
- * sidecars send invocations here; this applies the ACL and streams the call to the app.
+ * sidecars of the stack send invocations here; this authenticates them, applies the ACL and
+ * streams the call to the app.
  */
 export async function startCalleeServer(options: CalleeOptions): Promise<CalleeServer> {
   const server = http.createServer((request, response) => forward(options, request, response));
@@ -48,23 +53,37 @@ export async function startCalleeServer(options: CalleeOptions): Promise<CalleeS
 
 function forward(options: CalleeOptions, request: IncomingMessage, response: ServerResponse) {
   const { app } = options;
+  // Before anything else: an unauthenticated caller learns nothing, not even which app is here.
+  if (!isFromStackSidecar(request.headers, options.internalToken)) {
+    return fail(response, 'Unauthenticated', 'the caller is not a sidecar of this stack');
+  }
   const verb = request.method ?? 'GET';
-  const url = request.url ?? '/';
-  const queryAt = url.indexOf('?');
   const callee = headerValue(request, 'dapr-callee-app-id');
   if (callee !== options.appId) {
     // A stale registry entry: the caller evicts it and tries again (gRPC Unavailable in daprd).
     return fail(response, 'Unavailable', `app ${callee} is not served here`);
   }
+  const raw = request.url ?? '/';
+  const queryAt = raw.indexOf('?');
+  let method;
+  try {
+    // Callers clean the method already; the ACL must judge the path the app will be given.
+    method = normalizeMethod((queryAt === -1 ? raw : raw.slice(0, queryAt)).slice(1));
+  } catch (error) {
+    if (!(error instanceof DirectInvokeError)) throw error;
+    return fail(response, 'InvalidArgument', error.message);
+  }
+  const url = `/${method}${queryAt === -1 ? '' : raw.slice(queryAt)}`;
   const denial = options.deny({
     callerAppId: headerValue(request, 'dapr-caller-app-id') ?? '',
     callerNamespace: headerValue(request, 'dapr-caller-namespace') ?? 'default',
-    operation: (queryAt === -1 ? url : url.slice(0, queryAt)).slice(1),
+    operation: method,
     verb,
   });
   if (denial) return fail(response, 'PermissionDenied', denial);
 
   const headers = endToEndHeaders(request.headers);
+  delete headers[internalTokenHeader];
   if (request.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
   const upstream = app.open(verb, url, headers);
   upstream.once('response', (appResponse) => {
@@ -86,14 +105,18 @@ function forward(options: CalleeOptions, request: IncomingMessage, response: Ser
   request.pipe(upstream);
 }
 
+const failureStatus = {
+  Unauthenticated: 401,
+  PermissionDenied: 403,
+  InvalidArgument: 400,
+  Unavailable: 503,
+  Internal: 500,
+} as const;
+
 /** A failure of this sidecar, in the form the caller sidecar decodes (failures.ts). */
-function fail(
-  response: ServerResponse,
-  code: 'PermissionDenied' | 'Unavailable' | 'Internal',
-  description: string,
-) {
+function fail(response: ServerResponse, code: keyof typeof failureStatus, description: string) {
   response
-    .writeHead(code === 'PermissionDenied' ? 403 : code === 'Unavailable' ? 503 : 500, {
+    .writeHead(failureStatus[code], {
       [failureHeader]: code,
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(description),

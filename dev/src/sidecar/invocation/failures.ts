@@ -32,7 +32,9 @@ export const failureHeader = 'x-sidecart-invoke-failure';
 export function calleeFailure(code: string, description: string): DirectInvokeError {
   const status = code === 'PermissionDenied' ? 403 : 500;
   const message = `rpc error: code = ${code} desc = ${description}`;
-  return code === 'Unavailable'
+  // daprd's built-in retries cover Unauthenticated too: a peer with another certificate (here:
+  // another stack's secret on a reused port) is evicted from the cache and the call retried.
+  return code === 'Unavailable' || code === 'Unauthenticated'
     ? new UnreachableError(message)
     : new DirectInvokeError(status, message);
 }

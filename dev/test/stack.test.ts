@@ -3,7 +3,9 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { inheritedEnv, repoRoot } from '../src/stack/config.ts';
+import { freePort } from '../src/stack/ports.ts';
 import { isAlive, waitUntil } from '../src/stack/processes.ts';
+import { readStackFile } from '../src/stack/stack-file.ts';
 import { temporaryDir } from './harness.ts';
 import { fixtureServicesDir, replicaPids, spawnStack } from './run-stack.ts';
 
@@ -73,20 +75,56 @@ describe('npm start', () => {
     expect(await second.exited).toBe(0);
   });
 
-  test('after a SIGKILLed supervisor the replicas drain themselves and reset stops the leftover postgres', async () => {
+  test('after a SIGKILLed supervisor the replicas drain themselves, then PostgreSQL stops and stack.json goes', async () => {
     const running = await spawnStack(dataDir, servicesDir, ['--replicas', '2']);
     const stack = await running.ready();
 
     running.child.kill('SIGKILL');
     await running.exited;
 
-    expect(await waitUntil(() => replicaPids(stack).every((pid) => !isAlive(pid)), 10_000)).toBe(
-      true,
-    );
-    expect(isAlive(stack.postgres!.pid)).toBe(true);
+    const leftovers = [...replicaPids(stack), stack.postgres!.pid, stack.postgres!.watchdogPid];
+    expect(await waitUntil(() => leftovers.every((pid) => !isAlive(pid)), 30_000)).toBe(true);
+    expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(false);
+  }, 60_000);
+
+  test('when PostgreSQL outlives everything, the next start stops it first and gets the preferred port back; reset stops it too', async () => {
+    const pgPort = String(await freePort());
+    const orphanStack = async () => {
+      const running = await spawnStack(dataDir, servicesDir, [
+        '--replicas',
+        '1',
+        '--pg-port',
+        pgPort,
+      ]);
+      const stack = await running.ready();
+      // A SIGKILL to everything of the stack but the postmaster (its watchdog included).
+      if (stack.postgres!.watchdogPid) process.kill(stack.postgres!.watchdogPid, 'SIGKILL');
+      running.child.kill('SIGKILL');
+      await running.exited;
+      expect(await waitUntil(() => replicaPids(stack).every((pid) => !isAlive(pid)), 10_000)).toBe(
+        true,
+      );
+      expect(isAlive(stack.postgres!.pid)).toBe(true);
+      expect(readStackFile(dataDir)).toMatchObject({ pid: running.child.pid, state: 'running' });
+      return stack;
+    };
+    const orphaned = await orphanStack();
+    expect(orphaned.postgres!.port).toBe(Number(pgPort));
+
+    const next = await spawnStack(dataDir, servicesDir, ['--replicas', '1', '--pg-port', pgPort]);
+    const stack = await next.ready();
+
+    expect(isAlive(orphaned.postgres!.pid)).toBe(false);
+    expect(stack.postgres!.port).toBe(Number(pgPort));
+    expect(next.output()).toContain(`the stack of pid ${orphaned.pid} did not stop cleanly`);
+    expect(next.output()).toContain(`stopping PostgreSQL (pid ${orphaned.postgres!.pid})`);
+    next.child.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+
+    const again = await orphanStack();
     const result = reset();
     expect([result.status, result.stderr]).toEqual([0, '']);
-    expect(isAlive(stack.postgres!.pid)).toBe(false);
+    expect(isAlive(again.postgres!.pid)).toBe(false);
     expect(existsSync(dataDir)).toBe(false);
-  });
+  }, 60_000);
 });

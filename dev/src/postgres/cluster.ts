@@ -8,9 +8,11 @@ import {
   initialiseCluster,
   livePostmasterPid,
   spawnPostmaster,
+  spawnWatchdog,
   stopPostmaster,
 } from './process.ts';
 import { isTraversableByOthers } from './paths.ts';
+import { freePort } from '../stack/ports.ts';
 import { isAlive, waitUntil } from '../stack/processes.ts';
 
 export { isAlive };
@@ -24,6 +26,8 @@ export interface PostgresServer {
   dataDir: string;
   /** The postmaster's pid. */
   pid: number;
+  /** The process that stops the postmaster if its owner dies without doing so. */
+  watchdogPid: number;
   /** Whether this start ran initdb (a new, empty cluster). */
   initialised: boolean;
   /** A connection URL for one database of this cluster. */
@@ -37,7 +41,10 @@ export interface PostgresServer {
 
 export interface StartPostgresOptions {
   dataDir: string;
+  /** The preferred port; a free one when it is taken. */
   port: number;
+  /** The data folder of the stack this cluster serves (see watchdog.ts). */
+  stackDir?: string;
   /** Test clusters trade durability for speed: no fsync, removed on stop. */
   ephemeral?: boolean;
   /** Where the server writes its log; by default `server.log` in the data folder. */
@@ -55,17 +62,23 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
     );
   }
   mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
+  // Before choosing the port: an orphan from a killed stack still holds the preferred one.
   await stopOrphanPostmaster(dataDir, options.onLog);
+  const port = await freePort(options.port);
   const initialised = !existsSync(path.join(dataDir, 'PG_VERSION'));
   if (initialised) await initialise(dataDir, options);
 
   const logFile = options.logFile ?? path.join(dataDir, 'server.log');
-  const child = await spawnPostmaster(dataDir, options.port, serverFlags(options), logFile);
+  const child = await spawnPostmaster(dataDir, port, serverFlags(options), logFile);
   const url = (database: string) =>
-    `postgres://${DEV_PG_USER}:${DEV_PG_PASSWORD}@127.0.0.1:${options.port}/${database}`;
+    `postgres://${DEV_PG_USER}:${DEV_PG_PASSWORD}@127.0.0.1:${port}/${database}`;
   await Promise.race([acceptsConnections(url('postgres')), exitedEarly(child, logFile)]);
 
   const pid = child.pid!;
+  const watchdog = spawnWatchdog(pid, logFile, {
+    stackDir: options.stackDir,
+    remove: options.ephemeral ? dataDir : undefined,
+  });
   let stopping = false;
   const onExit = () => {
     if (!stopping && isAlive(pid)) process.kill(pid, 'SIGINT');
@@ -73,9 +86,10 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
   // A supervisor or test run that dies of an uncaught error still takes its cluster along.
   process.on('exit', onExit);
   return {
-    port: options.port,
+    port,
     dataDir,
     pid,
+    watchdogPid: watchdog.pid!,
     initialised,
     url,
     ensureDatabase: (name) => ensureDatabase(url('postgres'), name),
@@ -83,6 +97,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
     async stop() {
       stopping = true;
       process.off('exit', onExit);
+      watchdog.kill();
       await stopPostmaster(pid);
       if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
     },

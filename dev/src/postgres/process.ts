@@ -80,6 +80,31 @@ export async function spawnPostmaster(
   return child;
 }
 
+const watchdogScript = new URL('./watchdog.ts', import.meta.url).pathname;
+
+export interface WatchdogOptions {
+  /** The owner's data folder, whose stack.json names the replicas to wait for. */
+  stackDir?: string;
+  /** A folder to delete once PostgreSQL is down (an ephemeral cluster's data). */
+  remove?: string;
+}
+
+/** Stops the postmaster if this process dies without stopping it (see watchdog.ts). */
+export function spawnWatchdog(postmasterPid: number, logFile: string, options: WatchdogOptions) {
+  const args = ['--postmaster', String(postmasterPid)];
+  if (options.stackDir) args.push('--stack-dir', options.stackDir);
+  if (options.remove) args.push('--remove', options.remove);
+  const log = openSync(logFile, 'a', 0o600);
+  // Detached: a Ctrl-C meant for the supervisor must not stop it.
+  const child = spawn(process.execPath, [watchdogScript, ...args], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  child.unref();
+  return child;
+}
+
 /** Fast shutdown (SIGINT); escalates to immediate shutdown, then SIGKILL, if it hangs. */
 export async function stopPostmaster(pid: number): Promise<void> {
   for (const [signal, graceMs] of [

@@ -14,7 +14,7 @@ export interface StackFile {
   dataDir: string;
   logsDir: string;
   ingress: { url: string; port: number };
-  postgres: { port: number; dataDir: string; pid: number } | null;
+  postgres: { port: number; dataDir: string; pid: number; watchdogPid: number } | null;
   services: Record<string, { prefixes: string[]; database: string; replicas: ReplicaStatus[] }>;
 }
 

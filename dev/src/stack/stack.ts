@@ -5,11 +5,10 @@ import { formatMs, report, shortPath } from './console-report.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { daprDatabase, prepareDaprRuntime, sidecarScript } from './dapr-runtime.ts';
 import { runMigration } from '../postgres/migrations.ts';
-import { freePort } from './ports.ts';
 import { startPostgres, type PostgresServer } from '../postgres/cluster.ts';
 import { waitUntil } from './processes.ts';
 import { entryPoints, selectServices, serviceEnv, type ServiceDefinition } from './services.ts';
-import { describeLiveStack, liveStack, removeStackFile } from './stack-file.ts';
+import { describeLiveStack, liveStack, readStackFile, removeStackFile } from './stack-file.ts';
 import { initialStackFile, recordStack, type StackRecorder } from './recorder.ts';
 import { Supervisor, type ServicePlan } from '../replicas/supervisor.ts';
 import { watchReplicas } from '../replicas/events.ts';
@@ -40,6 +39,13 @@ export async function startStack(
   const logsDir = path.join(config.dataDir, 'logs');
   const other = liveStack(config.dataDir);
   if (other) throw new Error(describeLiveStack(other, config.dataDir));
+  const stale = readStackFile(config.dataDir);
+  if (stale) {
+    report.note(
+      `the stack of pid ${stale.pid} did not stop cleanly: replacing its stack.json, ` +
+        `stopping what it left running`,
+    );
+  }
   mkdirSync(logsDir, { recursive: true });
   const parts: Parts = {};
   try {
@@ -126,13 +132,14 @@ async function startDatabases(
 ): Promise<PostgresServer> {
   const postgres = await startPostgres({
     dataDir: path.join(config.dataDir, 'postgres'),
-    port: await freePort(config.postgresPort),
+    port: config.postgresPort,
+    stackDir: config.dataDir,
     logFile: path.join(logsDir, 'postgres.log'),
     onLog: (line) => report.note(line),
   });
   parts.postgres = postgres;
-  const { port, dataDir, pid } = postgres;
-  parts.recorder?.update({ postgres: { port, dataDir, pid } });
+  const { port, dataDir, pid, watchdogPid } = postgres;
+  parts.recorder?.update({ postgres: { port, dataDir, pid, watchdogPid } });
   const fresh = postgres.initialised ? ', new cluster' : '';
   report.step(`postgres ready on 127.0.0.1:${port} (pid ${pid}${fresh})`, lap());
   const databases = [...services.map((service) => service.database), daprDatabase];

@@ -1,0 +1,56 @@
+import type { Middleware } from 'koa';
+import {
+  createApp,
+  daprSubscriptions,
+  databaseCheck,
+  ormRequestContext,
+  type Logger,
+  type MikroORM,
+  type TokenVerifier,
+} from '@sidecart/chassis';
+import type { ProductsConfig } from './config.ts';
+import { internalRoutes } from './internal/internal.routes.ts';
+import { registerCacheMetrics, type ProductCache } from './products/product-cache.ts';
+import { productSubscriptions } from './products/products.events.ts';
+import { productsRoutes } from './products/products.routes.ts';
+import { reservationSubscriptions } from './reservations/reservations.events.ts';
+
+export interface ProductsAppDeps {
+  config: ProductsConfig;
+  orm: MikroORM;
+  logger: Logger;
+  verify: TokenVerifier;
+  cache: ProductCache;
+  writeGuards?: Middleware[];
+}
+
+/** The products service's Koa app, ready to listen (main.ts) or to be driven by tests. */
+export function buildApp({ config, orm, logger, verify, cache, writeGuards }: ProductsAppDeps) {
+  const service = createApp({
+    service: 'products',
+    logger,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    readiness: { database: databaseCheck(orm) },
+    middleware: [ormRequestContext(orm)],
+    routers: [
+      productsRoutes({ orm, verify, cache, writeGuards }),
+      internalRoutes({
+        orm,
+        cache,
+        appApiToken: config.APP_API_TOKEN,
+        callerAppId: config.INTERNAL_CALLER_APP_ID,
+      }),
+      daprSubscriptions({
+        pubsubName: config.PUBSUB_NAME,
+        appApiToken: config.APP_API_TOKEN,
+        logger,
+        subscriptions: [
+          ...productSubscriptions(orm, cache),
+          ...reservationSubscriptions(orm, cache),
+        ],
+      }),
+    ],
+  });
+  registerCacheMetrics(service.metrics.registry, cache);
+  return service;
+}

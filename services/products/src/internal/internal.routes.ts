@@ -1,0 +1,52 @@
+import Router from '@koa/router';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@sidecart/chassis';
+import { lookupRequest, reserveRequest } from '@sidecart/contracts';
+import { z } from 'zod';
+import { lookupProducts } from '../products/products.queries.ts';
+import type { ProductCache } from '../products/product-cache.ts';
+import { releaseStock, reserveStock } from '../reservations/reservations.use-cases.ts';
+import { requireInternalCaller } from './internal-caller.ts';
+
+export interface InternalRoutesDeps {
+  orm: MikroORM;
+  cache: ProductCache;
+  appApiToken: string | undefined;
+  callerAppId: string;
+}
+
+/**
+ * What orders calls through Dapr invocation (@sidecart/contracts products.internal.ts). Expected
+ * outcomes, a rejected reservation included, are 200: Dapr's circuit breakers count 4xx answers
+ * as failures. Invalid requests are 400.
+ */
+export function internalRoutes({
+  orm,
+  cache,
+  appApiToken,
+  callerAppId,
+}: InternalRoutesDeps): Router {
+  const em = () => orm.em as EntityManager;
+  const router = new Router({ prefix: '/internal' });
+  router.use(requireInternalCaller(appApiToken, callerAppId));
+
+  router.post('/reservations', async (ctx) => {
+    const answer = await reserveStock(em(), reserveRequest.parse(ctx.request.body));
+    if (answer.status === 'reserved') answer.lines.forEach((line) => cache.forget(line.productId));
+    ctx.body = answer;
+  });
+
+  router.post('/reservations/:orderId/release', async (ctx) => {
+    const orderId = z.uuid().parse(ctx.params.orderId);
+    const answer = await releaseStock(em(), orderId);
+    answer.lines.forEach((line) => cache.forget(line.productId));
+    ctx.body = answer;
+  });
+
+  router.post('/products/lookup', async (ctx) => {
+    const { ids } = lookupRequest.parse(ctx.request.body);
+    ctx.body = await lookupProducts(em(), ids);
+  });
+
+  return router;
+}

@@ -1,0 +1,131 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  AppError,
+  currentUser,
+  etagOf,
+  notFound,
+  requireIfMatch,
+  requireRole,
+  requireUser,
+  type MikroORM,
+  type TokenVerifier,
+} from '@sidecart/chassis';
+import { matchesIfNoneMatch } from './if-none-match.ts';
+import { toProductDto, type Product } from './product.entity.ts';
+import type { ProductCache } from './product-cache.ts';
+import { listProducts, loadProduct } from './products.queries.ts';
+import {
+  createProductBody,
+  listProductsQuery,
+  parseProductId,
+  patchProductBody,
+  replaceProductBody,
+  stockAdjustmentBody,
+} from './products.schemas.ts';
+import {
+  archiveProduct,
+  authorizeChange,
+  changeProduct,
+  createProduct,
+} from './products.use-cases.ts';
+import { adjustStock } from './stock.use-cases.ts';
+import { canSee, identifyViewer, viewerOf } from './viewer.ts';
+
+export interface ProductsRoutesDeps {
+  orm: MikroORM;
+  verify: TokenVerifier;
+  cache: ProductCache;
+  /** Runs before every write, after the caller is known (per-user rate limits). */
+  writeGuards?: Middleware[];
+}
+
+const patchTypes = ['application/json', 'application/merge-patch+json'];
+
+export function productsRoutes({
+  orm,
+  verify,
+  cache,
+  writeGuards = [],
+}: ProductsRoutesDeps): Router {
+  const em = () => orm.em as EntityManager;
+  const router = new Router({ prefix: '/api/products' });
+  const viewer = identifyViewer(verify);
+  const writer = [requireUser(verify), ...writeGuards];
+  const actorOf = (ctx: Context) => ({
+    viewer: currentUser(ctx.state),
+    traceparent: ctx.state.traceparent as string | undefined,
+  });
+  /** Access first (404/403), then the preconditions, so nothing is revealed to outsiders. */
+  const guardedChange = async (ctx: Context) => {
+    const id = parseProductId(ctx.params.id);
+    await authorizeChange(em(), id, currentUser(ctx.state));
+    return { id, ...actorOf(ctx), expectedVersion: requireIfMatch(ctx) };
+  };
+  const answer = (ctx: Context, product: Product, status = 200) => {
+    cache.forget(product.id); // read-your-writes on this replica, before the notification
+    ctx.status = status;
+    ctx.set('etag', etagOf(product.version));
+    ctx.body = toProductDto(product);
+  };
+
+  router.get('/', viewer, async (ctx) => {
+    const query = listProductsQuery.parse(ctx.query);
+    ctx.body = await listProducts(em(), query, viewerOf(ctx.state));
+  });
+
+  router.get('/:id', viewer, async (ctx) => {
+    const id = parseProductId(ctx.params.id);
+    const product = await cache.read(id, () => loadProduct(em(), id));
+    if (!product || !canSee(viewerOf(ctx.state), product)) throw notFound('product', id);
+    ctx.set('etag', etagOf(product.version));
+    // Who may see a draft depends on the token: shared caches must not reuse the answer.
+    ctx.set('cache-control', 'private, no-cache');
+    ctx.set('vary', 'authorization');
+    if (matchesIfNoneMatch(ctx, product.version)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = 'application/json';
+    ctx.body = product.body;
+  });
+
+  router.post('/', ...writer, requireRole('seller', 'admin'), async (ctx) => {
+    const input = createProductBody.parse(ctx.request.body);
+    const product = await createProduct(em(), input, actorOf(ctx));
+    ctx.set('location', `/api/products/${product.id}`);
+    answer(ctx, product, 201);
+  });
+
+  router.put('/:id', ...writer, async (ctx) => {
+    const change = await guardedChange(ctx);
+    const changes = replaceProductBody.parse(ctx.request.body);
+    answer(ctx, await changeProduct(em(), change.id, changes, change));
+  });
+
+  router.patch('/:id', ...writer, async (ctx) => {
+    const change = await guardedChange(ctx);
+    if (ctx.is(patchTypes) === false) {
+      throw new AppError(415, 'unsupported-media-type', 'Send a JSON merge patch (RFC 7396)', {
+        headers: { 'accept-patch': patchTypes.join(', ') },
+      });
+    }
+    const changes = patchProductBody.parse(ctx.request.body);
+    answer(ctx, await changeProduct(em(), change.id, changes, change));
+  });
+
+  router.delete('/:id', ...writer, async (ctx) => {
+    const change = await guardedChange(ctx);
+    answer(ctx, await archiveProduct(em(), change.id, change));
+  });
+
+  router.post('/:id/stock-adjustments', ...writer, async (ctx) => {
+    const id = parseProductId(ctx.params.id);
+    await authorizeChange(em(), id, currentUser(ctx.state));
+    const input = stockAdjustmentBody.parse(ctx.request.body);
+    answer(ctx, await adjustStock(em(), id, input, currentUser(ctx.state)));
+  });
+
+  return router;
+}

@@ -8,6 +8,7 @@ import {
 import { Migrator, type Migration } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger.ts';
+import { EvictingClient } from './evicting-client.ts';
 
 export { MikroORM };
 
@@ -29,6 +30,8 @@ export function createOrm(options: OrmOptions): Promise<MikroORM> {
     entities: options.entities,
     extensions: [Migrator],
     pool: { min: 0, max: options.poolSize ?? 10 },
+    // Broken connections leave the pool at once instead of leaking or serving the next request.
+    driverOptions: { Client: EvictingClient },
     debug: options.logger.isLevelEnabled('debug'),
     logger: (message) => options.logger.debug({ component: 'orm' }, message),
     migrations: {

@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { OutboxEvent } from '@sidecart/chassis';
+import { Order } from '../src/orders/order.entity.ts';
+import { call, newCustomer, startOrders, type OrdersUnderTest } from './support.ts';
+
+let orders: OrdersUnderTest;
+beforeAll(async () => {
+  orders = await startOrders();
+});
+afterAll(() => orders.close());
+beforeEach(() => {
+  orders.sidecar.products.mode = 'up';
+});
+
+const place = (token: string, items: unknown, headers: Record<string, string> = {}) =>
+  call(orders.url, 'POST', '/api/orders', { token, body: { items }, headers });
+
+const outbox = async (topic: string, orderId: string) =>
+  (await orders.em().find(OutboxEvent, { topic })).filter(
+    (row) => (row.data as { orderId: string }).orderId === orderId,
+  );
+
+describe('POST /api/orders', () => {
+  test('reserves the stock and confirms the order with the price snapshot and its total', async () => {
+    const customer = newCustomer();
+    const a = orders.sidecar.addProduct({ priceCents: 1_999, stock: 5 });
+    const b = orders.sidecar.addProduct({ priceCents: 250, stock: 5 });
+
+    const response = await place(customer.token, [
+      { productId: a.id, quantity: 2 },
+      { productId: b.id, quantity: 3 },
+    ]);
+
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({
+      userId: customer.id,
+      status: 'confirmed',
+      total: { cents: 2 * 1_999 + 3 * 250, currency: 'EUR' },
+      lines: [
+        { productId: a.id, quantity: 2, unitPrice: { cents: 1_999, currency: 'EUR' } },
+        { productId: b.id, quantity: 3, unitPrice: { cents: 250, currency: 'EUR' } },
+      ],
+    });
+    expect(response.headers.get('location')).toBe(`/api/orders/${response.body.id}`);
+    expect(response.headers.get('etag')).toBe(`"${response.body.version}"`);
+    expect([a.stock, b.stock]).toEqual([3, 2]);
+    const stored = await orders.em().findOneOrFail(Order, { id: response.body.id });
+    expect([stored.status, stored.totalCents]).toEqual(['confirmed', 4_748]);
+    const events = await outbox('order-confirmed', response.body.id);
+    expect(events.map((row) => row.data)).toEqual([
+      expect.objectContaining({
+        total: { cents: 4_748, currency: 'EUR' },
+        version: stored.version,
+      }),
+    ]);
+  });
+
+  test('when stock is short, responds 409 naming the short lines, and the order is rejected', async () => {
+    const customer = newCustomer();
+    const plenty = orders.sidecar.addProduct({ stock: 5 });
+    const scarce = orders.sidecar.addProduct({ stock: 1 });
+
+    const response = await place(customer.token, [
+      { productId: plenty.id, quantity: 1 },
+      { productId: scarce.id, quantity: 2 },
+    ]);
+
+    expect(response.status).toBe(409);
+    expect(response.body).toMatchObject({
+      code: 'insufficient-stock',
+      shortLines: [{ productId: scarce.id, requested: 2, available: 1 }],
+    });
+    expect([plenty.stock, scarce.stock]).toEqual([5, 1]);
+    const stored = await orders.em().findOneOrFail(Order, { id: response.body.orderId });
+    expect(stored.status).toBe('rejected');
+    expect(await outbox('order-confirmed', stored.id)).toEqual([]);
+  });
+
+  test('products of two currencies in one order: 422, the order fails and products is told to release', async () => {
+    const customer = newCustomer();
+    const euro = orders.sidecar.addProduct({ currency: 'EUR' });
+    const dollar = orders.sidecar.addProduct({ currency: 'USD' });
+
+    const response = await place(customer.token, [
+      { productId: euro.id, quantity: 1 },
+      { productId: dollar.id, quantity: 1 },
+    ]);
+
+    expect(response.status).toBe(422);
+    expect(response.body.code).toBe('mixed-currencies');
+    const stored = await orders.em().findOneOrFail(Order, { id: response.body.orderId });
+    expect([stored.status, stored.reason]).toEqual(['failed', 'mixed-currencies']);
+    expect(await outbox('order-failed', stored.id)).toHaveLength(1);
+  });
+
+  test('refuses empty, duplicated and oversized lines with 400 and stores nothing', async () => {
+    const customer = newCustomer();
+    const product = orders.sidecar.addProduct();
+    const before = await orders.em().count(Order, {});
+
+    const bodies = [
+      [],
+      [
+        { productId: product.id, quantity: 1 },
+        { productId: product.id, quantity: 1 },
+      ],
+      [{ productId: product.id, quantity: 0 }],
+      [{ productId: product.id, quantity: 1.5 }],
+      [{ productId: 'not-a-uuid', quantity: 1 }],
+      [{ productId: product.id, quantity: 1, priceCents: 1 }],
+    ];
+    const statuses = [];
+    for (const items of bodies) statuses.push((await place(customer.token, items)).status);
+
+    expect(statuses).toEqual(bodies.map(() => 400));
+    expect(await orders.em().count(Order, {})).toBe(before);
+    expect(product.stock).toBe(10);
+  });
+
+  test('without a token: 401', async () => {
+    const response = await call(orders.url, 'POST', '/api/orders', { body: { items: [] } });
+
+    expect(response.status).toBe(401);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  test('20 concurrent requests with one key: one order, 20 identical answers', async () => {
+    const customer = newCustomer();
+    const product = orders.sidecar.addProduct({ stock: 100 });
+    const items = [{ productId: product.id, quantity: 3 }];
+
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => place(customer.token, items, { 'idempotency-key': 'k-1' })),
+    );
+
+    expect(new Set(responses.map((r) => r.status))).toEqual(new Set([201]));
+    expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(await orders.em().count(Order, { userId: customer.id })).toBe(1);
+    expect(product.stock).toBe(97);
+  });
+
+  test('a repeat replays the first answer, a rejection included; another body is 422', async () => {
+    const customer = newCustomer();
+    const product = orders.sidecar.addProduct({ stock: 1 });
+    const items = [{ productId: product.id, quantity: 2 }];
+
+    const first = await place(customer.token, items, { 'idempotency-key': 'k-2' });
+    product.stock = 50;
+    const repeat = await place(customer.token, items, { 'idempotency-key': 'k-2' });
+    const other = await place(customer.token, [{ productId: product.id, quantity: 1 }], {
+      'idempotency-key': 'k-2',
+    });
+
+    expect([first.status, repeat.status, other.status]).toEqual([409, 409, 422]);
+    expect(repeat.body).toEqual(first.body);
+    expect(other.body.code).toBe('idempotency-key-reused');
+    expect(await orders.em().count(Order, { userId: customer.id })).toBe(1);
+  });
+
+  test('keys belong to their user: two users with one key get two orders', async () => {
+    const product = orders.sidecar.addProduct({ stock: 10 });
+    const items = [{ productId: product.id, quantity: 1 }];
+
+    const [one, two] = await Promise.all(
+      [newCustomer(), newCustomer()].map((c) =>
+        place(c.token, items, { 'idempotency-key': 'same' }),
+      ),
+    );
+
+    expect([one!.status, two!.status]).toEqual([201, 201]);
+    expect(one!.body.id).not.toBe(two!.body.id);
+    expect(product.stock).toBe(8);
+  });
+
+  test('a key that is not visible ASCII is a 400', async () => {
+    const customer = newCustomer();
+    const product = orders.sidecar.addProduct();
+
+    const response = await place(customer.token, [{ productId: product.id, quantity: 1 }], {
+      'idempotency-key': 'a'.repeat(256),
+    });
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('invalid-idempotency-key');
+  });
+});

@@ -3,6 +3,7 @@ import { NotFoundError, OptimisticLockError } from '@mikro-orm/core';
 import { ZodError } from 'zod';
 import { DaprError, isUnavailable } from '../dapr/errors.ts';
 import { AppError, pointerSegment, type ProblemField } from '../errors.ts';
+import { isConnectionFailure } from '../orm/connection-failure.ts';
 
 const codeByStatus: Record<number, string> = {
   400: 'bad-request',
@@ -81,6 +82,13 @@ export function toAppError(error: unknown): AppError {
       : new AppError(502, 'dependency-failed', 'A service this request needs failed', {
           cause: error,
         });
+  }
+  // A dropped database connection is transient: the pool has discarded it, a retry gets a new one.
+  if (isConnectionFailure(error)) {
+    return new AppError(503, 'database-unavailable', 'The database is unavailable; try again', {
+      headers: { 'Retry-After': '1' },
+      cause: error,
+    });
   }
   const status = httpStatusOf(error);
   if (status !== undefined && status < 500) {

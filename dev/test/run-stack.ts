@@ -31,18 +31,19 @@ export interface StackProcess {
   ready(): Promise<StackFile>;
 }
 
-/** `node dev/src/start.ts` on free ports, as a child process. */
+/** `node dev/src/start.ts` on free ports, as a child process (`env` adds to the environment). */
 export async function spawnStack(
   dataDir: string,
   servicesDir: string,
   args: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<StackProcess> {
   const ports = ['--port', String(await freePort()), '--pg-port', String(await freePort())];
   const child = spawn(
     process.execPath,
     [path.join(repoRoot, 'dev/src/start.ts'), '--data-dir', dataDir, ...ports, ...args],
     {
-      env: { ...inheritedEnv(), SIDECART_SERVICES_DIR: servicesDir },
+      env: { ...inheritedEnv(), SIDECART_SERVICES_DIR: servicesDir, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -117,7 +117,14 @@ function serverFlags(options: StartPostgresOptions): string[] {
   const durability = options.ephemeral
     ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
     : [];
-  return ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', ...durability];
+  return [
+    ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
+    // An error's STATEMENT and DETAIL lines quote the values (MikroORM inlines them: a
+    // duplicate registration logged the email and the password hash): keep only the message.
+    ...['-c', 'log_min_error_statement=panic', '-c', 'log_error_verbosity=terse'],
+    ...['-c', 'log_parameter_max_length_on_error=0', '-c', 'log_parameter_max_length=0'],
+    ...durability,
+  ];
 }
 
 async function acceptsConnections(adminUrl: string): Promise<void> {

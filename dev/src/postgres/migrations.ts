@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { logTail } from '../stack/log-files.ts';
+import { privateFileMode } from '../stack/private-data.ts';
 import { signalGroup } from '../stack/processes.ts';
 
 export interface Migration {
@@ -13,7 +14,7 @@ export interface Migration {
 
 /** Runs a service's migrate script to completion; throws with the end of its log if it fails. */
 export function runMigration(migration: Migration, timeoutMs = 120_000): Promise<void> {
-  const log = openSync(migration.logFile, 'a');
+  const log = openSync(migration.logFile, 'a', privateFileMode);
   const child = spawn(process.execPath, [migration.script], {
     cwd: migration.cwd,
     env: migration.env,

@@ -13,9 +13,11 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { postgresBinaries } from './binaries.ts';
 import { isAlive, waitUntil } from '../stack/processes.ts';
+import { privateFileMode } from '../stack/private-data.ts';
 
 export interface InitdbOptions {
   user: string;
@@ -69,7 +71,8 @@ export async function spawnPostmaster(
   logFile: string,
 ) {
   const binaries = postgresBinaries();
-  const log = openSync(logFile, 'a');
+  // Opened by us: the postgres user writes through the descriptor, the file stays ours, 0600.
+  const log = openSync(logFile, 'a', privateFileMode);
   const child = spawn(binaries.postgres, ['-D', dataDir, '-p', String(port), ...flags], {
     ...binaries.user,
     detached: true,
@@ -80,7 +83,7 @@ export async function spawnPostmaster(
   return child;
 }
 
-const watchdogScript = new URL('./watchdog.ts', import.meta.url).pathname;
+const watchdogScript = fileURLToPath(new URL('./watchdog.ts', import.meta.url));
 
 export interface WatchdogOptions {
   /** The owner's data folder, whose stack.json names the replicas to wait for. */
@@ -94,7 +97,7 @@ export function spawnWatchdog(postmasterPid: number, logFile: string, options: W
   const args = ['--postmaster', String(postmasterPid)];
   if (options.stackDir) args.push('--stack-dir', options.stackDir);
   if (options.remove) args.push('--remove', options.remove);
-  const log = openSync(logFile, 'a', 0o600);
+  const log = openSync(logFile, 'a', privateFileMode);
   // Detached: a Ctrl-C meant for the supervisor must not stop it.
   const child = spawn(process.execPath, [watchdogScript, ...args], {
     detached: true,

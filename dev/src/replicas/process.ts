@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { appendLogNote } from '../stack/log-files.ts';
+import { privateFileMode } from '../stack/private-data.ts';
 
 export interface ReplicaLaunch {
   replica: string;
@@ -22,7 +23,7 @@ const orphanGuard = new URL('./orphan-guard.ts', import.meta.url).href;
 /** Starts one replica process on the Node that runs the runtime, its output going to its log. */
 export function spawnReplica(launch: ReplicaLaunch): ChildProcess {
   // Without --logs the replica writes straight into its log file: no pipe through us to break.
-  const logFd = launch.onOutput ? undefined : openSync(launch.logFile, 'a');
+  const logFd = launch.onOutput ? undefined : openSync(launch.logFile, 'a', privateFileMode);
   const child = spawn(process.execPath, ['--import', orphanGuard, launch.script], {
     cwd: launch.cwd,
     env: { ...launch.env, PORT: String(launch.port) },
@@ -42,7 +43,7 @@ export function spawnReplica(launch: ReplicaLaunch): ChildProcess {
 }
 
 function streamOutput(child: ChildProcess, logFile: string, onLine: (line: string) => void): void {
-  const file = createWriteStream(logFile, { flags: 'a' });
+  const file = createWriteStream(logFile, { flags: 'a', mode: privateFileMode });
   let open = 2;
   for (const stream of [child.stdout!, child.stderr!]) {
     const lines = createInterface({ input: stream, crlfDelay: Infinity });

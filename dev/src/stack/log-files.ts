@@ -1,8 +1,10 @@
 import { appendFileSync, closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { privateFileMode } from './private-data.ts';
 
 /** Appends one pino-shaped line, so the runtime's own notes read like the replica's logs. */
 export function appendLogNote(file: string, name: string, msg: string): void {
-  appendFileSync(file, `${JSON.stringify({ level: 30, time: Date.now(), name, msg })}\n`);
+  const line = `${JSON.stringify({ level: 30, time: Date.now(), name, msg })}\n`;
+  appendFileSync(file, line, { mode: privateFileMode });
 }
 
 /** The last lines of a log file (at most its last 8 KiB), after the last line holding `since`. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive } from './processes.ts';
+import { privateFileMode } from './private-data.ts';
 import type { ReplicaStatus } from '../replicas/replica.ts';
 
 /** `.data/stack.json`: the live topology, for tests, benchmarks and chaos tooling. */
@@ -36,7 +37,7 @@ export function readStackFile(dataDir: string): StackFile | undefined {
 export function writeStackFile(dataDir: string, stack: StackFile): void {
   const file = stackFilePath(dataDir);
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(stack, null, 2)}\n`);
+  writeFileSync(temporary, `${JSON.stringify(stack, null, 2)}\n`, { mode: privateFileMode });
   renameSync(temporary, file);
 }
 

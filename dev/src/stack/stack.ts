@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, type DevConfig } from './config.ts';
 import { formatMs, report, shortPath } from './console-report.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { daprDatabase, prepareDaprRuntime, sidecarScript } from './dapr-runtime.ts';
 import { runMigration } from '../postgres/migrations.ts';
+import { makeDataDirPrivate } from './private-data.ts';
 import { startPostgres, type PostgresServer } from '../postgres/cluster.ts';
 import { waitUntil } from './processes.ts';
 import { entryPoints, selectServices, serviceEnv, type ServiceDefinition } from './services.ts';
@@ -46,7 +46,7 @@ export async function startStack(
         `stopping what it left running`,
     );
   }
-  mkdirSync(logsDir, { recursive: true });
+  makeDataDirPrivate(config.dataDir);
   const parts: Parts = {};
   try {
     await bringUp(config, services, logsDir, parts, interrupt);

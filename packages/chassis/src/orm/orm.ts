@@ -23,7 +23,7 @@ export interface OrmOptions {
   poolSize?: number;
 }
 
-/** Connects MikroORM to PostgreSQL; queries are logged at debug level. */
+/** Connects MikroORM to PostgreSQL; queries (without their values) are logged at debug level. */
 export function createOrm(options: OrmOptions): Promise<MikroORM> {
   return MikroORM.init({
     clientUrl: options.databaseUrl,
@@ -32,7 +32,10 @@ export function createOrm(options: OrmOptions): Promise<MikroORM> {
     pool: { min: 0, max: options.poolSize ?? 10 },
     // Broken connections leave the pool at once instead of leaking or serving the next request.
     driverOptions: { Client: EvictingClient },
-    debug: options.logger.isLevelEnabled('debug'),
+    // Never 'query-params': the formatted SQL would log password and token hashes.
+    debug: options.logger.isLevelEnabled('debug')
+      ? ['query', 'schema', 'discovery', 'info']
+      : false,
     logger: (message) => options.logger.debug({ component: 'orm' }, message),
     migrations: {
       migrationsList: options.migrations.map((migration) => ({

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { reserveResponse, releaseResponse } from '@sidecart/contracts';
+import { Product } from '../src/products/product.entity.ts';
+import { Reservation } from '../src/reservations/reservation.entity.ts';
+import {
+  appApiToken,
+  call,
+  createProduct,
+  internal,
+  startProducts,
+  userWith,
+  type ProductsUnderTest,
+} from './support.ts';
+
+let products: ProductsUnderTest;
+const seller = userWith('seller');
+beforeAll(async () => {
+  products = await startProducts();
+});
+afterAll(() => products.close());
+
+const stockOf = async (id: string) => (await products.em().findOneOrFail(Product, { id })).stock;
+const reserve = (
+  orderId: string,
+  lines: { productId: string; quantity: number }[],
+  base = products.url,
+) => internal(base, '/internal/reservations', { orderId, lines });
+const release = (orderId: string) =>
+  internal(products.url, `/internal/reservations/${orderId}/release`, {});
+
+describe('POST /internal/reservations', () => {
+  test('reserves every line with its price snapshot, in one go', async () => {
+    const a = await createProduct(products.url, seller, { stock: 5, priceCents: 1000 });
+    const b = await createProduct(products.url, seller, {
+      stock: 2,
+      priceCents: 250,
+      currency: 'USD',
+    });
+    const orderId = randomUUID();
+
+    const response = await reserve(orderId, [
+      { productId: a.id, quantity: 2 },
+      { productId: b.id, quantity: 2 },
+    ]);
+
+    expect(response.status).toBe(200);
+    expect(reserveResponse.parse(response.body)).toEqual({
+      status: 'reserved',
+      orderId,
+      lines: expect.arrayContaining([
+        { productId: a.id, quantity: 2, priceCents: 1000, currency: 'EUR' },
+        { productId: b.id, quantity: 2, priceCents: 250, currency: 'USD' },
+      ]),
+    });
+    expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([3, 0]);
+  });
+
+  test('when one line is short, answers 200 rejected naming it, and takes nothing', async () => {
+    const plenty = await createProduct(products.url, seller, { stock: 5 });
+    const scarce = await createProduct(products.url, seller, { stock: 1 });
+    const draft = await createProduct(products.url, seller, { stock: 9, status: 'draft' });
+    const unknown = randomUUID();
+    const orderId = randomUUID();
+
+    const response = await reserve(orderId, [
+      { productId: plenty.id, quantity: 1 },
+      { productId: scarce.id, quantity: 2 },
+      { productId: draft.id, quantity: 1 },
+      { productId: unknown, quantity: 1 },
+    ]);
+
+    expect(response.status).toBe(200);
+    expect(response.body.status).toBe('rejected');
+    expect(response.body.shortLines).toEqual(
+      expect.arrayContaining([
+        { productId: scarce.id, requested: 2, available: 1 },
+        { productId: draft.id, requested: 1, available: 0 },
+        { productId: unknown, requested: 1, available: 0 },
+      ]),
+    );
+    expect(response.body.shortLines).toHaveLength(3);
+    expect([await stockOf(plenty.id), await stockOf(scarce.id), await stockOf(draft.id)]).toEqual([
+      5, 1, 9,
+    ]);
+  });
+
+  test('a retry answers the first answer, with its price snapshot, and takes nothing more', async () => {
+    const product = await createProduct(products.url, seller, { stock: 5, priceCents: 700 });
+    const orderId = randomUUID();
+    const first = await reserve(orderId, [{ productId: product.id, quantity: 2 }]);
+    await products.em().nativeUpdate(Product, { id: product.id }, { priceCents: 900 });
+
+    const retry = await reserve(orderId, [{ productId: product.id, quantity: 2 }]);
+
+    expect(retry.body).toEqual(first.body);
+    expect(retry.body.lines[0].priceCents).toBe(700);
+    expect(await stockOf(product.id)).toBe(3);
+  });
+
+  test('one order retried 10 times at once reserves once', async () => {
+    const product = await createProduct(products.url, seller, { stock: 50 });
+    const orderId = randomUUID();
+
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => reserve(orderId, [{ productId: product.id, quantity: 3 }])),
+    );
+
+    expect(responses.map((response) => [response.status, response.body.status])).toEqual(
+      Array(10).fill([200, 'reserved']),
+    );
+    expect(await stockOf(product.id)).toBe(47);
+    expect(await products.em().count(Reservation, { orderId })).toBe(1);
+  });
+
+  test('200 concurrent orders of 1 unit against a stock of 50, over two replicas: exactly 50 reserved', async () => {
+    const replica = await startProducts({ databaseUrl: products.databaseUrl });
+    try {
+      const product = await createProduct(products.url, seller, { stock: 50 });
+
+      const responses = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          reserve(
+            randomUUID(),
+            [{ productId: product.id, quantity: 1 }],
+            i % 2 ? replica.url : products.url,
+          ),
+        ),
+      );
+
+      const outcomes = responses.map((response) => `${response.status} ${response.body.status}`);
+      expect(outcomes.filter((outcome) => outcome === '200 reserved')).toHaveLength(50);
+      expect(outcomes.filter((outcome) => outcome === '200 rejected')).toHaveLength(150);
+      expect(await stockOf(product.id)).toBe(0);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  test('orders in opposite line orders never deadlock: all 40 are answered', async () => {
+    const a = await createProduct(products.url, seller, { stock: 1000 });
+    const b = await createProduct(products.url, seller, { stock: 1000 });
+
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const lines = [
+          { productId: a.id, quantity: 1 },
+          { productId: b.id, quantity: 1 },
+        ];
+        return reserve(randomUUID(), i % 2 ? lines : lines.reverse());
+      }),
+    );
+
+    expect(responses.filter((response) => response.body.status === 'reserved')).toHaveLength(40);
+    expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([960, 960]);
+  });
+});
+
+describe('POST /internal/reservations/:orderId/release', () => {
+  test('restores exactly what the reservation took, once, however often it is called', async () => {
+    const product = await createProduct(products.url, seller, { stock: 10 });
+    const orderId = randomUUID();
+    await reserve(orderId, [{ productId: product.id, quantity: 4 }]);
+
+    const responses = await Promise.all([release(orderId), release(orderId), release(orderId)]);
+
+    expect(responses.map((response) => releaseResponse.parse(response.body).status).sort()).toEqual(
+      ['already-released', 'already-released', 'released'],
+    );
+    expect(await stockOf(product.id)).toBe(10);
+    expect((await release(orderId)).body).toEqual({
+      orderId,
+      status: 'already-released',
+      lines: [{ productId: product.id, quantity: 4 }],
+    });
+  });
+
+  test('a release before any reservation voids the order: a late reserve holds nothing', async () => {
+    const product = await createProduct(products.url, seller, { stock: 10 });
+    const orderId = randomUUID();
+
+    const released = await release(orderId);
+    const late = await reserve(orderId, [{ productId: product.id, quantity: 2 }]);
+
+    expect(released.body).toEqual({ orderId, status: 'not-reserved', lines: [] });
+    expect(late.body).toEqual({
+      status: 'rejected',
+      orderId,
+      shortLines: [{ productId: product.id, requested: 2, available: 0 }],
+    });
+    expect(await stockOf(product.id)).toBe(10);
+  });
+
+  test('a reservation racing its release is released in the end either way', async () => {
+    const product = await createProduct(products.url, seller, { stock: 100 });
+    const orderIds = Array.from({ length: 20 }, () => randomUUID());
+
+    await Promise.all(
+      orderIds.flatMap((orderId) => [
+        reserve(orderId, [{ productId: product.id, quantity: 1 }]),
+        release(orderId),
+      ]),
+    );
+    // Whatever came first, one more release leaves nothing held.
+    await Promise.all(orderIds.map((orderId) => release(orderId)));
+
+    expect(await stockOf(product.id)).toBe(100);
+  });
+});
+
+describe('POST /internal/products/lookup', () => {
+  test('answers the products, whatever their status, and the ids that name none', async () => {
+    const active = await createProduct(products.url, seller);
+    const draft = await createProduct(products.url, seller, { status: 'draft' });
+    const missing = randomUUID();
+
+    const response = await internal(products.url, '/internal/products/lookup', {
+      ids: [active.id, draft.id, missing],
+    });
+
+    expect(response.status).toBe(200);
+    expect(response.body.missing).toEqual([missing]);
+    expect(
+      response.body.products.map((p: { id: string; status: string }) => [p.id, p.status]).sort(),
+    ).toEqual(
+      [
+        [active.id, 'active'],
+        [draft.id, 'draft'],
+      ].sort(),
+    );
+  });
+});
+
+describe('only orders, through its sidecar, may call internal routes', () => {
+  test('a wrong or missing app token is 401, another caller 403, and nothing is reserved', async () => {
+    const product = await createProduct(products.url, seller, { stock: 5 });
+    const body = { orderId: randomUUID(), lines: [{ productId: product.id, quantity: 1 }] };
+    const send = (headers: Record<string, string>) =>
+      call(products.url, 'POST', '/internal/reservations', { body, headers });
+
+    const statuses = [
+      (await send({ 'dapr-caller-app-id': 'orders' })).status,
+      (await send({ 'dapr-api-token': 'guess', 'dapr-caller-app-id': 'orders' })).status,
+      (await send({ 'dapr-api-token': appApiToken, 'dapr-caller-app-id': 'auth' })).status,
+      (await send({ 'dapr-api-token': appApiToken })).status,
+    ];
+
+    expect(statuses).toEqual([401, 401, 403, 403]);
+    expect(await stockOf(product.id)).toBe(5);
+    expect(await products.em().count(Reservation, { orderId: body.orderId })).toBe(0);
+  });
+
+  test('without a configured APP_API_TOKEN every internal call is refused', async () => {
+    const closed = await startProducts({ env: { APP_API_TOKEN: '' } });
+    try {
+      const response = await call(closed.url, 'POST', '/internal/products/lookup', {
+        body: { ids: [randomUUID()] },
+        headers: { 'dapr-api-token': '', 'dapr-caller-app-id': 'orders' },
+      });
+
+      expect(response.status).toBe(401);
+    } finally {
+      await closed.close();
+    }
+  });
+});

@@ -30,6 +30,8 @@ export const catalog: ServiceDefinition[] = [
       ADMIN_PASSWORD: config.adminPassword,
     }),
   },
+  // Verifies auth's tokens with its JWKS and reserves stock at products, both through Dapr.
+  { name: 'orders', prefixes: ['/api/orders', '/api/cart'], database: 'orders', env: () => ({}) },
 ];
 
 /** The services to run, in catalog order; every name must be in the catalog. */

@@ -8,6 +8,16 @@ export { serve, startService, type RunningServer, type ServeOptions } from './se
 export { etagOf, requireIfMatch } from './http/etag.ts';
 export type { Lifecycle, ReadinessCheck } from './http/health.ts';
 export { toAppError, writeProblem } from './http/problem.ts';
+export { clientAddress, defaultTrustedProxies, trustedProxies } from './http/client-address.ts';
+export {
+  byClientAddress,
+  byUser,
+  createRateLimits,
+  type RateLimitRule,
+  type RateLimits,
+  type RateLimitsOptions,
+} from './http/rate-limit.ts';
+export { rateLimitMigration } from './http/rate-limit.migration.ts';
 export {
   createOrm,
   databaseCheck,

@@ -8,6 +8,7 @@ import {
 import { Migrator, type Migration } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger.ts';
+import { rateLimitTable } from '../http/rate-limit.migration.ts';
 import { EvictingClient } from './evicting-client.ts';
 
 export { MikroORM };
@@ -32,6 +33,8 @@ export function createOrm(options: OrmOptions): Promise<MikroORM> {
     pool: { min: 0, max: options.poolSize ?? 10 },
     // Broken connections leave the pool at once instead of leaking or serving the next request.
     driverOptions: { Client: EvictingClient },
+    // Tables without entities, written through plain SQL: never dropped by a generated migration.
+    schemaGenerator: { skipTables: [rateLimitTable] },
     // Never 'query-params': the formatted SQL would log password and token hashes.
     debug: options.logger.isLevelEnabled('debug')
       ? ['query', 'schema', 'discovery', 'info']

@@ -13,6 +13,8 @@ export {
   byClientAddress,
   byUser,
   createRateLimits,
+  rateLimitSetting,
+  trustedProxiesSetting,
   type RateLimitRule,
   type RateLimits,
   type RateLimitsOptions,

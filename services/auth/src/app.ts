@@ -9,6 +9,7 @@ import {
 import type { AuthConfig } from './config.ts';
 import { jwksRoutes } from './keys/jwks.routes.ts';
 import { localKeyResolver, type SigningKey } from './keys/signing-key.ts';
+import { authRateLimits } from './rate-limits.ts';
 import { sessionsRoutes } from './sessions/sessions.routes.ts';
 import { usersRoutes } from './users/users.routes.ts';
 
@@ -28,12 +29,17 @@ export function buildApp({ config, orm, logger, key }: AuthAppDeps) {
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   };
   const verify = createTokenVerifier({ ...settings, resolveKey: localKeyResolver(key) });
+  const limits = authRateLimits(orm, config, logger);
   return createApp({
     service: 'auth',
     logger,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     readiness: { database: databaseCheck(orm) },
     middleware: [ormRequestContext(orm)],
-    routers: [jwksRoutes(key), sessionsRoutes(orm, { key, settings }), usersRoutes(orm, verify)],
+    routers: [
+      jwksRoutes(key),
+      sessionsRoutes(orm, { key, settings }, limits),
+      usersRoutes(orm, verify, limits),
+    ],
   });
 }

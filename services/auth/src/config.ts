@@ -1,4 +1,11 @@
-import { baseConfigSchema, daprConfigSchema, loadConfig } from '@sidecart/chassis';
+import {
+  baseConfigSchema,
+  daprConfigSchema,
+  defaultTrustedProxies,
+  loadConfig,
+  rateLimitSetting,
+  trustedProxiesSetting,
+} from '@sidecart/chassis';
 import { z } from 'zod';
 
 export const authConfigSchema = baseConfigSchema
@@ -20,6 +27,16 @@ export const authConfigSchema = baseConfigSchema
     /** The first admin; created at start-up when missing, never by self-registration. */
     ADMIN_EMAIL: z.email().toLowerCase().optional(),
     ADMIN_PASSWORD: z.string().min(12).max(256).optional(),
+    /** Peers whose X-Forwarded-For is believed (the ingress); see services/auth/README.md. */
+    TRUSTED_PROXIES: trustedProxiesSetting.prefault(defaultTrustedProxies.join(',')),
+    // limit/windowSeconds[/blockSeconds]; every replica counts in the same table.
+    RATE_LIMIT_LOGIN_ADDRESS: rateLimitSetting.prefault('100/3600/3600'),
+    RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS: rateLimitSetting.prefault('5/900/900'),
+    RATE_LIMIT_LOGIN_ACCOUNT: rateLimitSetting.prefault('50/3600/900'),
+    RATE_LIMIT_REGISTER_ADDRESS: rateLimitSetting.prefault('10/3600'),
+    RATE_LIMIT_REGISTER_ACCOUNT: rateLimitSetting.prefault('3/3600'),
+    RATE_LIMIT_REFRESH_ADDRESS: rateLimitSetting.prefault('60/60'),
+    RATE_LIMIT_REFRESH_TOKEN: rateLimitSetting.prefault('10/60'),
   })
   .refine((env) => Boolean(env.AUTH_PRIVATE_KEY) !== Boolean(env.AUTH_PRIVATE_KEY_FILE), {
     message: 'set exactly one of AUTH_PRIVATE_KEY and AUTH_PRIVATE_KEY_FILE',

@@ -24,6 +24,7 @@ export function generatePrivateKeyPem(): string {
 
 export interface AuthUnderTest {
   url: string;
+  databaseUrl: string;
   orm: MikroORM;
   key: SigningKey;
   privateKeyPem: string;
@@ -31,12 +32,32 @@ export interface AuthUnderTest {
   close(): Promise<void>;
 }
 
-/** The real auth app on a fresh database of the test cluster, served on a free port. */
-export async function startAuth(env: Record<string, string> = {}): Promise<AuthUnderTest> {
-  const privateKeyPem = generatePrivateKeyPem();
+/** Other test files sign up dozens of users from one address; rate-limits.test.ts sets its own. */
+const roomyRateLimits = {
+  RATE_LIMIT_LOGIN_ADDRESS: '100000/60',
+  RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS: '100000/60',
+  RATE_LIMIT_LOGIN_ACCOUNT: '100000/60',
+  RATE_LIMIT_REGISTER_ADDRESS: '100000/60',
+  RATE_LIMIT_REGISTER_ACCOUNT: '100000/60',
+  RATE_LIMIT_REFRESH_ADDRESS: '100000/60',
+  RATE_LIMIT_REFRESH_TOKEN: '100000/60',
+};
+
+/**
+ * The real auth app on a fresh database of the test cluster (or `databaseUrl`'s, for a second
+ * replica), served on a free port.
+ */
+export async function startAuth(
+  env: Record<string, string> = {},
+  {
+    databaseUrl,
+    privateKeyPem = generatePrivateKeyPem(),
+  }: { databaseUrl?: string; privateKeyPem?: string } = {},
+): Promise<AuthUnderTest> {
   const config = loadAuthConfig({
-    DATABASE_URL: await createTestDatabase('auth'),
+    DATABASE_URL: databaseUrl ?? (await createTestDatabase('auth')),
     AUTH_PRIVATE_KEY: privateKeyPem,
+    ...roomyRateLimits,
     ...env,
   });
   const logger = silentLogger();
@@ -52,6 +73,7 @@ export async function startAuth(env: Record<string, string> = {}): Promise<AuthU
   const server = await listen(buildApp({ config, orm, logger, key }).app);
   return {
     url: server.url,
+    databaseUrl: config.DATABASE_URL,
     orm,
     key,
     privateKeyPem,

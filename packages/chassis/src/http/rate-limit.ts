@@ -3,6 +3,7 @@ import type { BlockList } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { clientAddress, trustedProxies } from './client-address.ts';
@@ -135,9 +136,8 @@ async function forgive(admitted: Admitted[], log?: Logger) {
   );
 }
 
-/** Keys are stored in a varchar(255) beside their prefix; long ones (an email) are hashed. */
-const storageKey = (key: string) =>
-  key.length <= 128 ? key : createHash('sha256').update(key).digest('base64url');
+/** Keys are stored hashed: they fit the varchar(255) and no email or address is kept at rest. */
+const storageKey = (key: string) => createHash('sha256').update(key).digest('base64url');
 
 const secondsUntil = (state: RateLimiterRes) => Math.max(1, Math.ceil(state.msBeforeNext / 1000));
 
@@ -168,6 +168,43 @@ function tooManyRequests(rule: RateLimitRule, state: RateLimiterRes): AppError {
     extensions: { policy: rule.name, retryAfterSeconds: seconds },
   });
 }
+
+/**
+ * A limit in configuration: `limit/windowSeconds[/blockSeconds]`, e.g. `RATE_LIMIT_X=5/900/900`
+ * (5 per 15 minutes, then 15 minutes refused).
+ */
+export const rateLimitSetting = z
+  .string()
+  .regex(
+    /^\d{1,9}\/\d{1,9}(\/\d{1,9})?$/,
+    'expected limit/windowSeconds[/blockSeconds], e.g. 5/900/900',
+  )
+  .transform((value) => {
+    const [limit, windowSeconds, blockSeconds] = value.split('/').map(Number);
+    return { limit: limit!, windowSeconds: windowSeconds!, blockSeconds };
+  })
+  .refine(
+    (setting) => setting.limit >= 1 && setting.windowSeconds >= 1,
+    'limit and window must be ≥ 1',
+  );
+
+/** Trusted proxies in configuration: comma-separated CIDRs or addresses (`TRUSTED_PROXIES`). */
+export const trustedProxiesSetting = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((cidr) => cidr.trim())
+      .filter(Boolean),
+  )
+  .refine((cidrs) => {
+    try {
+      trustedProxies(cidrs);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected comma-separated IP addresses or CIDRs, e.g. 127.0.0.1/8,10.42.0.0/16');
 
 /** Keys a rule by the client's address (X-Forwarded-For only from `proxies`, loopback by default). */
 export function byClientAddress(proxies?: string[]): (ctx: Context) => string {

@@ -9,17 +9,18 @@ import {
   type MikroORM,
   type TokenVerifier,
 } from '@sidecart/chassis';
+import type { AuthRateLimits } from '../rate-limits.ts';
 import { toUserDto, User } from './user.entity.ts';
 import { listUsersQuery, parseUserId, registerBody, updateUserBody } from './users.schemas.ts';
 import { changeRoles, deleteUser, findUser, listUsers, registerUser } from './users.use-cases.ts';
 
-export function usersRoutes(orm: MikroORM, verify: TokenVerifier): Router {
+export function usersRoutes(orm: MikroORM, verify: TokenVerifier, limits: AuthRateLimits): Router {
   const em = () => orm.em;
   const router = new Router({ prefix: '/api/auth' });
   const signedIn = requireUser(verify);
   const admin = [signedIn, requireRole('admin')];
 
-  router.post('/register', async (ctx) => {
+  router.post('/register', limits.register, async (ctx) => {
     const input = registerBody.parse(ctx.request.body);
     const user = await registerUser(em(), input, ctx.state.traceparent);
     ctx.status = 201;

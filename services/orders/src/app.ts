@@ -1,5 +1,7 @@
 import {
+  byUser,
   createApp,
+  createRateLimits,
   createTokenVerifier,
   daprSubscriptions,
   databaseCheck,
@@ -38,6 +40,12 @@ export function buildApp({ config, orm, logger, products, carts, resolveKey }: O
     // A repeat waits out the first request's call to products, and a little more.
     waitMs: config.PRODUCTS_TIMEOUT_MS + 1_000,
   };
+  // Shared by the replicas (counters in the orders database); a repeat of a key counts too.
+  const placementLimit = createRateLimits(orm, { logger }).limit({
+    name: 'place-order',
+    ...config.RATE_LIMIT_PLACE_ORDER,
+    key: byUser,
+  });
   const service = createApp({
     service: 'orders',
     logger,
@@ -45,8 +53,8 @@ export function buildApp({ config, orm, logger, products, carts, resolveKey }: O
     readiness: { database: databaseCheck(orm) },
     middleware: [ormRequestContext(orm)],
     routers: [
-      ordersRoutes({ orm, verify, products, settings }),
-      cartRoutes({ orm, verify, products, carts, settings }),
+      ordersRoutes({ orm, verify, products, settings, placementLimit }),
+      cartRoutes({ orm, verify, products, carts, settings, placementLimit }),
       daprSubscriptions({
         pubsubName: config.PUBSUB_NAME,
         appApiToken: config.APP_API_TOKEN,

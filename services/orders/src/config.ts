@@ -1,4 +1,9 @@
-import { baseConfigSchema, daprConfigSchema, loadConfig } from '@sidecart/chassis';
+import {
+  baseConfigSchema,
+  daprConfigSchema,
+  loadConfig,
+  rateLimitSetting,
+} from '@sidecart/chassis';
 import { z } from 'zod';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -21,6 +26,8 @@ export const ordersConfigSchema = baseConfigSchema.extend(daprConfigSchema.shape
   SWEEP_INTERVAL_MS: milliseconds(1_000),
   /** ... and fails those it could not settle within this age (products stays unreachable). */
   PENDING_MAX_AGE_MS: milliseconds(30_000),
+  /** Orders placed (POST /orders, checkout) per user: `limit/windowSeconds[/blockSeconds]`. */
+  RATE_LIMIT_PLACE_ORDER: rateLimitSetting.prefault('60/60'),
 });
 
 export type OrdersConfig = z.output<typeof ordersConfigSchema>;

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   AppError,
@@ -24,9 +24,12 @@ export interface CartRoutesDeps {
   products: ProductsClient;
   carts: CartStore;
   settings: Pick<PlacementDeps, 'sweepAfterMs' | 'waitMs'>;
+  /** Per-user limit on placing orders (429 past it). */
+  placementLimit: Middleware;
 }
 
-export function cartRoutes({ orm, verify, products, carts, settings }: CartRoutesDeps): Router {
+export function cartRoutes(deps: CartRoutesDeps): Router {
+  const { orm, verify, products, carts, settings, placementLimit } = deps;
   const router = new Router({ prefix: '/api/cart' });
   router.use(requireUser(verify));
   const userOf = (ctx: Context) => currentUser(ctx.state).id;
@@ -52,7 +55,7 @@ export function cartRoutes({ orm, verify, products, carts, settings }: CartRoute
     ctx.status = 204;
   });
 
-  router.post('/checkout', async (ctx) => {
+  router.post('/checkout', placementLimit, async (ctx) => {
     const key = parseIdempotencyKey(ctx.get('idempotency-key'));
     const deps = { em: orm.em as EntityManager, products, carts, ...settings };
     sendAnswer(

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import {
   currentUser,
   etagOf,
@@ -28,6 +28,8 @@ export interface OrdersRoutesDeps {
   verify: TokenVerifier;
   products: ProductsClient;
   settings: Pick<PlacementDeps, 'sweepAfterMs' | 'waitMs'>;
+  /** Per-user limit on placing orders (429 past it). */
+  placementLimit: Middleware;
 }
 
 export const actorOf = (ctx: Context): Actor => {
@@ -44,12 +46,13 @@ export function sendAnswer(ctx: Context, answer: StoredAnswer): void {
   ctx.body = answer.body;
 }
 
-export function ordersRoutes({ orm, verify, products, settings }: OrdersRoutesDeps): Router {
+export function ordersRoutes(deps: OrdersRoutesDeps): Router {
+  const { orm, verify, products, settings, placementLimit } = deps;
   const em = () => orm.em as EntityManager;
   const router = new Router({ prefix: '/api/orders' });
   router.use(requireUser(verify));
 
-  router.post('/', async (ctx) => {
+  router.post('/', placementLimit, async (ctx) => {
     const idempotencyKey = parseIdempotencyKey(ctx.get('idempotency-key'));
     const { items } = placeOrderBody.parse(ctx.request.body);
     const deps = { em: em(), products, ...settings, traceparent: ctx.state.traceparent };

@@ -30,6 +30,13 @@ export const catalog: ServiceDefinition[] = [
       ADMIN_PASSWORD: config.adminPassword,
     }),
   },
+  // SEED_DEMO_CATALOG: a small demo catalog, seeded once by the migration (local development only).
+  {
+    name: 'products',
+    prefixes: ['/api/products'],
+    database: 'products',
+    env: () => ({ SEED_DEMO_CATALOG: '1' }),
+  },
   // Verifies auth's tokens with its JWKS and reserves stock at products, both through Dapr.
   { name: 'orders', prefixes: ['/api/orders', '/api/cart'], database: 'orders', env: () => ({}) },
 ];

@@ -1,6 +1,7 @@
-import type { Middleware } from 'koa';
 import {
+  byUser,
   createApp,
+  createRateLimits,
   daprSubscriptions,
   databaseCheck,
   ormRequestContext,
@@ -21,11 +22,18 @@ export interface ProductsAppDeps {
   logger: Logger;
   verify: TokenVerifier;
   cache: ProductCache;
-  writeGuards?: Middleware[];
 }
 
 /** The products service's Koa app, ready to listen (main.ts) or to be driven by tests. */
-export function buildApp({ config, orm, logger, verify, cache, writeGuards }: ProductsAppDeps) {
+export function buildApp({ config, orm, logger, verify, cache }: ProductsAppDeps) {
+  // Per user, after the token is checked: a seller's script cannot flood the catalog.
+  const writeGuards = [
+    createRateLimits(orm, { logger }).limit({
+      name: 'product-writes',
+      ...config.RATE_LIMIT_PRODUCT_WRITES,
+      key: byUser,
+    }),
+  ];
   const service = createApp({
     service: 'products',
     logger,

@@ -1,4 +1,9 @@
-import { baseConfigSchema, daprConfigSchema, loadConfig } from '@sidecart/chassis';
+import {
+  baseConfigSchema,
+  daprConfigSchema,
+  loadConfig,
+  rateLimitSetting,
+} from '@sidecart/chassis';
 import { z } from 'zod';
 
 const flag = z
@@ -27,6 +32,8 @@ export const productsConfigSchema = baseConfigSchema.extend(daprConfigSchema.sha
   INTERNAL_CALLER_APP_ID: z.string().min(1).default('orders'),
   /** How many products the read cache holds; 0 turns it off. */
   PRODUCT_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  /** Catalog writes per signed-in user (`limit/windowSeconds[/blockSeconds]`), all replicas together. */
+  RATE_LIMIT_PRODUCT_WRITES: rateLimitSetting.prefault('300/60'),
 });
 
 export type ProductsConfig = ReturnType<typeof loadProductsConfig>;

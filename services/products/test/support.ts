@@ -54,6 +54,8 @@ export async function startProducts(
   const config = loadProductsConfig({
     DATABASE_URL: databaseUrl,
     APP_API_TOKEN: appApiToken,
+    // Tests write in bursts; rate-limits.test.ts sets a small limit of its own.
+    RATE_LIMIT_PRODUCT_WRITES: '1000000/60',
     ...options.env,
   });
   const logger = silentLogger();

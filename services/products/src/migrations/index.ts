@@ -1,6 +1,6 @@
 import type { Constructor } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
-import { messagingMigration } from '@sidecart/chassis';
+import { messagingMigration, rateLimitMigration } from '@sidecart/chassis';
 import { Migration20261129205513 } from './Migration20261129205513_products.ts';
 
 /** Every migration, oldest first: `npm run db:migration:create` writes a file; add it here. */
@@ -8,4 +8,6 @@ export const migrations: Constructor<Migration>[] = [
   Migration20261129205513,
   // outbox_events and inbox_events, from the chassis
   messagingMigration,
+  // rate_limits, from the chassis
+  rateLimitMigration,
 ];

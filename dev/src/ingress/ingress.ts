@@ -1,8 +1,9 @@
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { createProxyServer } from 'http-proxy-3';
-import { readBody, BodyTooLargeError } from './request-body.ts';
-import { sendProblem } from './problem.ts';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { createForwarder, tooLarge } from './forward.ts';
+import { rawProblem, sendProblem } from './problem.ts';
+import { BodyTooLargeError, readBody, type RequestBody } from './request-body.ts';
+import { refuseRequest, requestTarget } from './request-target.ts';
 import type { Target } from '../replicas/supervisor.ts';
 
 export interface Route {
@@ -11,14 +12,38 @@ export interface Route {
   service: string;
 }
 
+export interface IngressLimits {
+  /** A replica's time to connect, to start answering, and between chunks of its answer → 504. */
+  upstreamTimeoutMs: number;
+  /** A client's time to send the request head → 408. */
+  headersTimeoutMs: number;
+  /** A client's time to send the whole request, body included → 408. */
+  requestTimeoutMs: number;
+  /** Open client connections; further ones are dropped until some close. */
+  maxConnections: number;
+  /** Bodies up to this size are held for a replay; larger ones are streamed. */
+  replayBytes: number;
+  /** Larger bodies get 413 (services refuse far less: 64 KiB). */
+  maxBodyBytes: number;
+}
+
+export const defaultLimits: IngressLimits = {
+  upstreamTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 1000,
+  replayBytes: 64 * 1024,
+  maxBodyBytes: 1024 * 1024,
+};
+
 export interface IngressOptions {
   port: number;
   routes: Route[];
   /** The replicas of a service that may take traffic now. */
   targets: (service: string) => Target[];
-  /** A replica refused a connection: the supervisor may stop routing to it early. */
+  /** A replica refused a connection or did not answer: the supervisor may stop routing to it. */
   onUnreachable?: (replica: string) => void;
-  maxBodyBytes?: number;
+  limits?: Partial<IngressLimits>;
 }
 
 export interface Ingress {
@@ -30,98 +55,70 @@ export interface Ingress {
   closeAllConnections(): void;
 }
 
-// RFC 9110 §9.2.2: only these may be repeated when we cannot tell whether the app saw them.
-const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const keepAliveMs = 5000;
 
 /** The local stand-in for Traefik: routes path prefixes round-robin to healthy replicas. */
 export async function startIngress(options: IngressOptions): Promise<Ingress> {
-  const agent = new http.Agent({ keepAlive: true });
-  const proxy = createProxyServer({ xfwd: true, agent });
-  const lastProxyRequest = new WeakMap<IncomingMessage, ClientRequest>();
-  proxy.on('proxyReq', (proxyReq, req) => lastProxyRequest.set(req, proxyReq));
-  // Keep-Alive is hop-by-hop: a client told the app's idle timeout (65 s) instead of ours would
-  // reuse sockets we already closed.
-  proxy.on('proxyRes', (proxyRes) => {
-    proxyRes.headers['keep-alive'] = `timeout=${keepAliveMs / 1000}`;
-  });
-  const turns = new Map<string, number>();
+  const limits = { ...defaultLimits, ...options.limits };
+  const forwarder = createForwarder({ ...options, upstreamTimeoutMs: limits.upstreamTimeoutMs });
   const routes = [...options.routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  // The response in progress per connection, so a client error knows whether it may still answer.
+  const answering = new WeakMap<Socket, ServerResponse>();
 
-  const pick = (service: string, tried: Set<string>): Target | undefined => {
-    const candidates = options.targets(service).filter((target) => !tried.has(target.replica));
-    if (candidates.length === 0) return undefined;
-    const turn = turns.get(service) ?? 0;
-    turns.set(service, turn + 1);
-    return candidates[turn % candidates.length];
-  };
-
-  // Safe to replay: refused (the app never saw it), or a kept-alive socket that was already
-  // closed, for a request that may be repeated (idempotent method, or an Idempotency-Key).
-  const isReplayable = (error: NodeJS.ErrnoException, req: IncomingMessage) =>
-    error.code === 'ECONNREFUSED' ||
-    (['ECONNRESET', 'EPIPE'].includes(error.code ?? '') &&
-      lastProxyRequest.get(req)?.reusedSocket === true &&
-      (idempotent.has(req.method ?? '') || req.headers['idempotency-key'] !== undefined));
-
-  const forward = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    service: string,
-    body: Buffer,
-    tried: Set<string>,
-  ) => {
-    const target = pick(service, tried);
-    if (!target) {
-      return sendProblem(req, res, {
-        status: 503,
-        code: 'no-healthy-replica',
-        detail: `No healthy replica of ${service} is available`,
-        headers: { 'retry-after': '1' },
-      });
-    }
-    // Like Traefik, do not trust forwarded headers from the client; xfwd sets them afresh.
-    for (const header of [
-      'x-forwarded-for',
-      'x-forwarded-port',
-      'x-forwarded-proto',
-      'x-forwarded-host',
-    ]) {
-      delete req.headers[header];
-    }
-    const buffer = Readable.from(body.length > 0 ? [body] : []);
-    proxy.web(req, res, { target: `http://127.0.0.1:${target.port}`, buffer }, (error) => {
-      if (!res.headersSent && isReplayable(error as NodeJS.ErrnoException, req)) {
-        options.onUnreachable?.(target.replica);
-        return forward(req, res, service, body, tried.add(target.replica));
-      }
-      if (res.headersSent) return res.destroy();
-      sendProblem(req, res, {
-        status: 502,
-        code: 'bad-gateway',
-        detail: `${service} did not answer`,
-      });
-    });
-  };
-
-  const server = http.createServer((req, res) => {
-    const url = requestPath(req.url);
-    const route = url && routes.find(({ prefix }) => isBelow(url.pathname, prefix));
-    if (!url || !route) {
-      const detail = `No service is routed at ${url?.pathname ?? req.url}`;
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const refusal = refuseRequest(req);
+    if (refusal) return sendProblem(req, res, refusal);
+    const target = requestTarget(req);
+    const route = target && routes.find(({ prefix }) => isBelow(target.pathname, prefix));
+    if (!target || !route) {
+      const detail = `No service is routed at ${target?.pathname ?? req.url}`;
       return sendProblem(req, res, { status: 404, code: 'not-found', detail });
     }
-    req.url = url.pathname + url.search;
-    readBody(req, options.maxBodyBytes ?? 1024 * 1024).then(
-      (body) => forward(req, res, route.service, body, new Set()),
-      (error: unknown) => {
-        if (!(error instanceof BodyTooLargeError)) return res.destroy();
-        res.shouldKeepAlive = false;
-        sendProblem(req, res, { status: 413, code: 'payload-too-large', detail: error.message });
-      },
-    );
+    answering.set(req.socket, res);
+    const exchange = (body: RequestBody) =>
+      forwarder.forward({
+        req,
+        res,
+        service: route.service,
+        path: target.path,
+        host: target.host,
+        body,
+      });
+    const refuse = (error: unknown) => {
+      if (!(error instanceof BodyTooLargeError)) return res.destroy();
+      res.shouldKeepAlive = false;
+      sendProblem(req, res, tooLarge(error));
+    };
+    try {
+      const body = readBody(req, limits);
+      if (body instanceof Promise) body.then(exchange, refuse);
+      else exchange(body);
+    } catch (error) {
+      refuse(error);
+    }
+  };
+
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: keepAliveMs,
+      // Node checks both timeouts only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
+      // Checked in refuseRequest, to answer with a problem like every other refusal.
+      requireHostHeader: false,
+    },
+    handle,
+  );
+  server.maxConnections = limits.maxConnections;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    // Only while no answer is under way for the request that failed: once one was sent for it (a
+    // replica answered before the body was in), a 408 would be a response nobody asked for.
+    const res = answering.get(socket);
+    const answered = res?.headersSent && !(res.writableFinished && res.req.complete);
+    if (!socket.writable || answered || error.code === 'ECONNRESET') return socket.destroy();
+    socket.end(rawProblem(clientProblem(error)), () => socket.destroy());
   });
-  server.keepAliveTimeout = keepAliveMs;
   await listen(server, options.port);
   const port = (server.address() as { port: number }).port;
 
@@ -131,8 +128,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     close: () =>
       new Promise((resolve) => {
         server.close(() => {
-          agent.destroy();
-          resolve();
+          void forwarder.close().then(resolve);
         });
         server.closeIdleConnections();
       }),
@@ -140,14 +136,26 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
   };
 }
 
-/** Path and query with dot segments resolved, or undefined for anything but origin-form. */
-function requestPath(raw: string | undefined): URL | undefined {
-  if (!raw?.startsWith('/')) return undefined;
-  try {
-    return new URL(`http://ingress${raw}`);
-  } catch {
-    return undefined;
+/** Node's parser refused the request or a client was too slow: what to tell it. */
+function clientProblem(error: NodeJS.ErrnoException) {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { status: 408, code: 'request-timeout', detail: 'The request did not arrive in time' };
   }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return {
+      status: 431,
+      code: 'headers-too-large',
+      detail: 'The request head is too large',
+    };
+  }
+  if (error.code === 'HPE_INVALID_VERSION') {
+    return {
+      status: 505,
+      code: 'http-version-not-supported',
+      detail: 'Only HTTP/1.1 is supported',
+    };
+  }
+  return { status: 400, code: 'bad-request', detail: 'The request is not valid HTTP/1.1' };
 }
 
 function isBelow(pathname: string, prefix: string): boolean {

@@ -1,0 +1,353 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { freePort } from '@sidecart/dev/ports';
+import { waitUntil } from '@sidecart/dev/processes';
+
+// Checkout through the ingress of a whole local stack (auth, products, orders; 2 replicas each
+// beside their dev sidecars) against its baseline in the same run: the raw SQL of one order — insert
+// the order and its line, the conditional stock decrement, the outbox row, one transaction —
+// done directly with `pg` on the same PostgreSQL, at the same concurrency. Two shapes: orders
+// spread over 100 products, and every order on one hot product. Also the cost: CPU time of every
+// process of the stack (supervisor and ingress, apps, sidecars, PostgreSQL; from /proc) per
+// confirmed checkout. Goals: checkout orders/s ≥ 0.25 × raw SQL; ≤ 5 ms CPU per checkout.
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const clockTicks = 100; // USER_HZ on Linux
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'sidecart-bench-orders-'));
+chmodSync(dataDir, 0o755);
+const port = await freePort();
+const supervisor = spawn(
+  process.execPath,
+  [
+    path.join(repoRoot, 'dev/src/start.ts'),
+    '--port',
+    String(port),
+    '--pg-port',
+    String(await freePort()),
+  ].concat(['--data-dir', dataDir, '--replicas', '2', '--services', 'auth,products,orders']),
+  // Generous per-user limit: every checkout here is a distinct customer anyway.
+  {
+    cwd: repoRoot,
+    stdio: ['ignore', process.env.BENCH_STACK_LOG ? 'inherit' : 'ignore', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  },
+);
+
+try {
+  const stack = await readyStack();
+  const base = stack.ingress.url;
+  const pgUrl = (db: string) =>
+    `postgres://postgres:sidecart-local-dev@127.0.0.1:${stack.postgres.port}/${db}`;
+  const mint = customerMinter(base);
+  const seller = await sellerToken(base);
+  const spread = await Promise.all(
+    Array.from({ length: 100 }, () => listProduct(base, seller, 1_000_000)),
+  );
+  const hot = [await listProduct(base, seller, 1_000_000)];
+  const baseline = await prepareBaseline(pgUrl('postgres'));
+  const minted = await mint;
+
+  console.log(
+    `\ncheckout vs the raw SQL of one order, ${concurrency} at a time, ${seconds} s each\n`,
+  );
+  console.log(
+    `  ${'shape'.padEnd(44)}${'orders/s'.padStart(10)}${'p50'.padStart(10)}${'p99'.padStart(10)}`,
+  );
+  for (const [shape, products] of [
+    ['spread over 100 products', spread],
+    ['one hot product', hot],
+  ] as const) {
+    const raw = await measure(() => baseline.placeOrder(pick(products.length)));
+    const cpuBefore = stackCpu(stack);
+    const checkout = await measure(() =>
+      checkOut(base, minted(), products[pick(products.length)]!),
+    );
+    const cpuAfter = stackCpu(stack);
+    const cpuMs = total(cpuAfter) - total(cpuBefore);
+    row(`raw SQL (pg), ${shape}`, raw);
+    row(`checkout through the ingress, ${shape}`, checkout);
+    const ratio = checkout.perSecond / raw.perSecond;
+    const cpuPer = cpuMs / checkout.count;
+    console.log(
+      `  → throughput ×${ratio.toFixed(3)} of raw SQL (goal ≥ 0.25: ${ratio >= 0.25 ? 'met' : 'MISSED'}),` +
+        ` p99 ×${(checkout.p99 / raw.p99).toFixed(1)} of raw SQL;` +
+        ` stack CPU ${cpuPer.toFixed(2)} ms per checkout (goal ≤ 5 ms: ${cpuPer <= 5 ? 'met' : 'MISSED'})`,
+    );
+    const parts = [...cpuAfter].map(
+      ([role, ms]) => `${role} ${((ms - (cpuBefore.get(role) ?? 0)) / checkout.count).toFixed(2)}`,
+    );
+    console.log(`    CPU ms per checkout by process: ${parts.join(', ')}\n`);
+  }
+  await baseline.close();
+} catch (error) {
+  console.error('the benchmark failed:', error);
+  process.exitCode = 1;
+} finally {
+  supervisor.kill('SIGINT');
+  await waitUntil(() => supervisor.exitCode !== null, 30_000);
+  if (!process.env.BENCH_KEEP) rmSync(dataDir, { recursive: true, force: true });
+}
+
+interface StackInfo {
+  pid: number;
+  ready: boolean;
+  ingress: { url: string };
+  postgres: { port: number; pid: number };
+}
+
+async function readyStack(): Promise<StackInfo> {
+  const file = path.join(dataDir, 'stack.json');
+  const read = () =>
+    existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as StackInfo) : undefined;
+  const ready = await waitUntil(
+    () => supervisor.exitCode !== null || read()?.ready === true,
+    90_000,
+  );
+  if (!ready || supervisor.exitCode !== null) throw new Error('the stack did not start');
+  return read()!;
+}
+
+interface Sample {
+  count: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+/** Runs `work` from `concurrency` loops for `seconds` (after a 2 s warm-up); only 2xx/409 count. */
+async function measure(work: () => Promise<number>): Promise<Sample> {
+  const latencies: number[] = [];
+  const run = async (until: number, record: boolean) => {
+    while (Date.now() < until) {
+      const started = process.hrtime.bigint();
+      const status = await work();
+      if (status >= 500 || status === 429) throw new Error(`a request failed with ${status}`);
+      if (record) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  };
+  const warm = Date.now() + 2_000;
+  await Promise.all(Array.from({ length: concurrency }, () => run(warm, false)));
+  const startedAt = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, () => run(startedAt + seconds * 1000, true)),
+  );
+  const elapsed = (Date.now() - startedAt) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  return {
+    count: latencies.length,
+    perSecond: latencies.length / elapsed,
+    p50: at(0.5),
+    p99: at(0.99),
+  };
+}
+
+function row(label: string, sample: Sample) {
+  const ms = (value: number) => `${value.toFixed(2)} ms`.padStart(10);
+  console.log(
+    `  ${label.padEnd(44)}${sample.perSecond.toFixed(0).padStart(10)}${ms(sample.p50)}${ms(sample.p99)}`,
+  );
+}
+
+function pick(n: number): number {
+  return Math.floor(Math.random() * n);
+}
+
+/** The baseline's tables in a database of its own, shaped like orders' and products'. */
+async function prepareBaseline(adminUrl: string) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query('create database bench_baseline');
+  await admin.end();
+  const pool = new pg.Pool({
+    connectionString: adminUrl.replace(/\/postgres$/, '/bench_baseline'),
+    max: concurrency,
+  });
+  // The stack stops PostgreSQL at the end: idle pooled clients then see their connection end.
+  pool.on('error', () => undefined);
+  await pool.query(`
+    create table products (id uuid primary key, stock int not null, version int not null default 1);
+    create table orders (id uuid primary key, user_id uuid not null, status text not null, total_cents int,
+      currency varchar(3), created_at timestamptz not null, updated_at timestamptz not null, version int not null default 1);
+    create table order_lines (order_id uuid not null references orders, product_id uuid not null, quantity int not null,
+      unit_price_cents int not null, currency varchar(3) not null, primary key (order_id, product_id));
+    create table outbox_events (id uuid primary key, topic text not null, data jsonb not null, created_at timestamptz not null,
+      published_at timestamptz);`);
+  const ids = Array.from({ length: 100 }, () => randomUUID());
+  await pool.query('insert into products (id, stock) select unnest($1::uuid[]), 1000000000', [ids]);
+  return {
+    async placeOrder(index: number) {
+      const client = await pool.connect();
+      try {
+        const orderId = randomUUID();
+        const productId = ids[index]!;
+        await client.query('begin');
+        await client.query(
+          `insert into orders (id, user_id, status, total_cents, currency, created_at, updated_at)
+           values ($1, $2, 'confirmed', 1500, 'EUR', now(), now())`,
+          [orderId, randomUUID()],
+        );
+        await client.query(`insert into order_lines values ($1, $2, 1, 1500, 'EUR')`, [
+          orderId,
+          productId,
+        ]);
+        const { rowCount } = await client.query(
+          'update products set stock = stock - 1, version = version + 1 where id = $1 and stock >= 1',
+          [productId],
+        );
+        await client.query(
+          `insert into outbox_events (id, topic, data, created_at) values ($1, 'order-confirmed', $2, now())`,
+          [randomUUID(), { orderId, productId, quantity: 1 }],
+        );
+        await client.query('commit');
+        return rowCount === 1 ? 201 : 409;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** Customers with tokens signed by the stack's own auth key: one fresh customer per checkout. */
+async function customerMinter(base: string) {
+  const pem = readFileSync(path.join(dataDir, 'keys', 'auth-signing-key.pem'), 'utf8');
+  const jwks = (await (await fetch(`${base}/api/auth/.well-known/jwks.json`)).json()) as {
+    keys: { kid: string }[];
+  };
+  return () =>
+    jwt.sign({ roles: ['customer'] }, pem, {
+      algorithm: 'RS256',
+      keyid: jwks.keys[0]!.kid,
+      issuer: 'sidecart-auth',
+      audience: 'sidecart',
+      subject: randomUUID(),
+      expiresIn: 900,
+    });
+}
+
+async function call(
+  base: string,
+  method: string,
+  url: string,
+  token: string,
+  body?: unknown,
+  headers = {},
+) {
+  const response = await fetch(`${base}${url}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json().catch(() => undefined)) as never };
+}
+
+async function sellerToken(base: string) {
+  const email = `bench-seller-${randomUUID()}@example.test`;
+  const password = 'correct horse battery staple';
+  const post = (url: string, body: unknown) =>
+    fetch(`${base}${url}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  await post('/api/auth/register', { email, password, name: 'Bench', accountType: 'seller' });
+  const login = (await (await post('/api/auth/login', { email, password })).json()) as {
+    accessToken: string;
+  };
+  return login.accessToken;
+}
+
+async function listProduct(base: string, token: string, stock: number): Promise<string> {
+  const created = await call(base, 'POST', '/api/products', token, {
+    sku: `B-${randomUUID().slice(0, 12)}`,
+    name: 'Bench product',
+    priceCents: 1_500,
+    currency: 'EUR',
+    status: 'active',
+    stock,
+  });
+  if (created.status !== 201) throw new Error(`listing a product failed: ${created.status}`);
+  return (created.body as { id: string }).id;
+}
+
+/** A customer's first cart with one line, then its checkout: the checkout's status. */
+async function checkOut(base: string, token: string, productId: string): Promise<number> {
+  const cart = await call(
+    base,
+    'PUT',
+    '/api/cart',
+    token,
+    { items: [{ productId, quantity: 1 }] },
+    {
+      'if-none-match': '*',
+    },
+  );
+  if (cart.status !== 200) return cart.status;
+  return (await call(base, 'POST', '/api/cart/checkout', token)).status;
+}
+
+/** What a process of the stack is, for the CPU breakdown. */
+function roleOf(pid: number): string {
+  let cmd = '';
+  try {
+    cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return 'other';
+  }
+  const service = /services\/(\w+)\/src\/main\.ts/.exec(cmd);
+  if (service) return `${service[1]} app`;
+  if (cmd.includes('sidecar/main.ts')) return 'sidecars';
+  if (cmd.includes('postgres')) return 'postgres';
+  return 'supervisor+ingress';
+}
+
+/** CPU time (user + system, with reaped children) of the supervisor's and postmaster's trees, by role. */
+function stackCpu(stack: StackInfo): Map<string, number> {
+  const processes = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+        return [{ pid: Number(pid), ppid: Number(fields[1]), ticks }];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
+  const roots = new Set([stack.pid, stack.postgres.pid]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const proc of processes) {
+      if (!roots.has(proc.pid) && roots.has(proc.ppid)) {
+        roots.add(proc.pid);
+        grew = true;
+      }
+    }
+  }
+  const byRole = new Map<string, number>();
+  for (const proc of processes.filter((p) => roots.has(p.pid))) {
+    const role = roleOf(proc.pid);
+    byRole.set(role, (byRole.get(role) ?? 0) + (proc.ticks / clockTicks) * 1000);
+  }
+  return byRole;
+}
+
+function total(cpu: Map<string, number>): number {
+  return [...cpu.values()].reduce((a, b) => a + b, 0);
+}

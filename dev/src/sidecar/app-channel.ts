@@ -1,4 +1,5 @@
-import http, { type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
+import type { ClientRequest, OutgoingHttpHeaders } from 'node:http';
+import { http } from './node-http.ts';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppChannel, AppResponse } from './types.ts';

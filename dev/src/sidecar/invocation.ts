@@ -1,15 +1,11 @@
-import http, {
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type ServerResponse,
-} from 'node:http';
-import { buffer } from 'node:stream/consumers';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { http } from './node-http.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { daprError, send, type RawHandler } from './api.ts';
 import { isStreamingChannel } from './app-channel.ts';
 import { compileAccessControl } from './invocation/access-control.ts';
 import { startCalleeServer } from './invocation/callee.ts';
-import { exchange, sendReply, type Body, type Reply } from './invocation/exchange.ts';
+import { exchange, readAll, sendReply, type Body, type Reply } from './invocation/exchange.ts';
 import {
   DirectInvokeError,
   UnreachableError,
@@ -148,7 +144,7 @@ export async function createInvocation(
       method: request.method ?? 'GET',
       path: `/${target.method}${queryAt === -1 ? '' : url.slice(queryAt)}`,
       headers,
-      body: isStream ? request : await buffer(request),
+      body: isStream ? request : await readAll(request),
       buffered: !policy.isEmpty,
     };
     const isSelf = target.appId === appId && target.namespace === namespace;

@@ -1,4 +1,4 @@
-import { createLogger } from '@sidecart/chassis';
+import { createLogger } from '@sidecart/chassis/logger';
 import { loadSidecarConfig, sidecarEnvironment } from './config.ts';
 import { startSidecar } from './sidecar.ts';
 

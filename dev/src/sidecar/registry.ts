@@ -1,4 +1,4 @@
-import type { Logger } from '@sidecart/chassis';
+import type { Logger } from '@sidecart/chassis/logger';
 import type pg from 'pg';
 
 /** One running sidecar of an app: where other sidecars reach it (daprd's port 50002). */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from './node-http.ts';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@sidecart/chassis';
+import type { Logger } from '@sidecart/chassis/logger';
 import pg from 'pg';
 import { daprError, send, type ApiRequest } from './api.ts';
 import { healthRoutes, metadataBody } from './health.ts';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Logger } from '@sidecart/chassis';
+import type { Logger } from '@sidecart/chassis/logger';
 import type pg from 'pg';
 import type { RawHandler, Route } from './api.ts';
 

@@ -101,7 +101,14 @@ export function loadDevConfig(argv = process.argv.slice(2), env = process.env): 
   return { ...result.data, help: values.help ?? false };
 }
 
+/**
+ * Node's compile cache keeps each module's type-stripped source: a replica whose modules are all
+ * cached never loads the TypeScript stripper (about 17 MiB resident per process) and starts faster.
+ * Kept across runs and `npm run reset`; a changed file is simply stripped again.
+ */
+export const compileCacheDir = path.join(repoRoot, 'node_modules', '.cache', 'sidecart-node');
+
 /** The environment replicas and migrations inherit (PATH, HOME, proxies...). */
 export function inheritedEnv(): Record<string, string | undefined> {
-  return { ...process.env };
+  return { NODE_COMPILE_CACHE: compileCacheDir, ...process.env };
 }

@@ -310,6 +310,31 @@ describe('service invocation between dev sidecars', () => {
       expect(received!.headers['content-length']).toBeUndefined();
     });
 
+    test('an answer whose connection dies mid-body reaches the caller as a dropped connection', async () => {
+      const outcome = await new Promise<{ status: number; complete: boolean; bytes: number }>(
+        (resolve, reject) => {
+          const request = http.get({
+            host: '127.0.0.1',
+            port: caller.httpPort,
+            path: '/v1.0/invoke/callee/method/broken',
+            headers: { 'dapr-api-token': apiToken },
+            agent: false,
+          });
+          request.on('error', reject);
+          request.on('response', (response) => {
+            let bytes = 0;
+            response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+            response.on('error', () => {});
+            response.on('close', () =>
+              resolve({ status: response.statusCode!, complete: response.complete, bytes }),
+            );
+          });
+        },
+      );
+
+      expect(outcome).toEqual({ status: 200, complete: false, bytes: 5 });
+    });
+
     test('invoking your own app id goes straight to your app, identity headers still set', async () => {
       const answer = await invoke('GET', '/v1.0/invoke/caller/method/self?q=1');
 

@@ -1,8 +1,9 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../node-http.ts';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
 import type { StreamingAppChannel } from '../app-channel.ts';
 import type { InboundCall } from './access-control.ts';
+import { relay } from './exchange.ts';
 import { endToEndHeaders } from './headers.ts';
 import { DirectInvokeError, failureHeader, goHttpError, goNetError } from './failures.ts';
 import { internalTokenHeader, isFromStackSidecar } from './internal-auth.ts';
@@ -90,7 +91,7 @@ function forward(options: CalleeOptions, request: IncomingMessage, response: Ser
     const replyHeaders = endToEndHeaders(appResponse.headers);
     delete replyHeaders[failureHeader];
     response.writeHead(appResponse.statusCode ?? 500, replyHeaders);
-    pipeline(appResponse, response, () => {});
+    relay(appResponse, response);
   });
   upstream.on('error', (error) => {
     if (response.headersSent) return void response.destroy();

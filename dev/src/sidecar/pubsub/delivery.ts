@@ -1,4 +1,4 @@
-import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { http } from '../node-http.ts';
 import type { AppChannel, AppResponse } from '../types.ts';
 import type { CloudEvent } from './cloudevent.ts';
 
@@ -50,8 +50,8 @@ function headers(delivery: Delivery): Record<string, string> {
   })) {
     if (framingHeaders.has(name.toLowerCase())) continue;
     try {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
+      http.validateHeaderName(name);
+      http.validateHeaderValue(name, value);
       result[name] = value;
     } catch {
       // Metadata that cannot be a header is left out rather than failing the delivery.

@@ -1,4 +1,4 @@
-import type { Logger } from '@sidecart/chassis';
+import type { Logger } from '@sidecart/chassis/logger';
 import type { EndpointPolicy, SidecarContext } from '../types.ts';
 import type { StreamEntry } from './broker.ts';
 import {

@@ -1,4 +1,4 @@
-import type { Logger } from '@sidecart/chassis';
+import type { Logger } from '@sidecart/chassis/logger';
 import pg from 'pg';
 import { publishedChannel, type StreamKey } from './broker.ts';
 

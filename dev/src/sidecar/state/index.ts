@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Route } from '../api.ts';
 import type { BuildingBlock, ComponentResource, SidecarContext } from '../types.ts';
-import type { Logger } from '@sidecart/chassis';
+import type { Logger } from '@sidecart/chassis/logger';
 import { readPostgresComponent, type PostgresComponentConfig } from './component.ts';
 import { dialectFor } from './dialects.ts';
 import { causeOf } from './errors.ts';

@@ -39,9 +39,18 @@ export async function spawnStack(
   env: Record<string, string> = {},
 ): Promise<StackProcess> {
   const ports = ['--port', String(await freePort()), '--pg-port', String(await freePort())];
+  // auth only (the fixture stands in for it); `args` may name others: the last flag wins.
+  const services = ['--services', 'auth'];
   const child = spawn(
     process.execPath,
-    [path.join(repoRoot, 'dev/src/start.ts'), '--data-dir', dataDir, ...ports, ...args],
+    [
+      path.join(repoRoot, 'dev/src/start.ts'),
+      '--data-dir',
+      dataDir,
+      ...ports,
+      ...services,
+      ...args,
+    ],
     {
       env: { ...inheritedEnv(), SIDECART_SERVICES_DIR: servicesDir, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,7 @@ import type {
 } from '@sidecart/contracts';
 import { Reservation } from './reservation.entity.ts';
 
-/** Thrown inside the savepoint to undo the decrements of a reservation that cannot be whole. */
+/** Thrown inside the transaction to undo the decrements of a reservation that cannot be whole. */
 class ShortReservation extends Error {
   readonly shortLines: ShortLine[];
   constructor(shortLines: ShortLine[]) {
@@ -17,44 +17,60 @@ class ShortReservation extends Error {
   }
 }
 
+/** Thrown when the order's reservation row exists already: undo, and answer what it says. */
+class AlreadyDecided extends Error {}
+
 /**
- * Reserves every line or none, once per order. The reservation row is inserted first: its
- * primary key makes a concurrent retry of the same order wait for this transaction, then find
- * the row and answer what was decided. Lines are decremented in product-id order, so two
- * reservations never wait on each other's rows in opposite orders (no deadlocks).
+ * Reserves every line or none, once per order. Lines are decremented in product-id order, so two
+ * reservations never wait on each other's rows in opposite orders (no deadlocks); then the
+ * reservation row is inserted, and its primary key decides between concurrent retries of one
+ * order: the one that finds it taken rolls its decrements back and answers what the first
+ * decided. The row goes last so that a hot product's row lock is held for as short as possible.
  */
 export async function reserveStock(
   em: EntityManager,
   request: ReserveRequest,
 ): Promise<ReserveResponse> {
-  return em.transactional(async (tx) => {
-    const claimed = await tx.execute(
-      `insert into reservations (order_id, status, lines, short_lines, created_at)
-       values (?, 'reserved', '[]', '[]', now()) on conflict (order_id) do nothing returning order_id`,
-      [request.orderId],
-    );
-    if (claimed.length === 0) {
-      const first = await tx.findOneOrFail(Reservation, request.orderId, { refresh: true });
-      return answerOf(first, request);
-    }
-    const lines = [...request.lines].sort((a, b) => a.productId.localeCompare(b.productId));
-    try {
-      const reserved = await tx.transactional((savepoint) => takeStock(savepoint, lines));
-      await tx.execute(`update reservations set lines = ? where order_id = ?`, [
-        JSON.stringify(reserved),
-        request.orderId,
-      ]);
-      return { status: 'reserved', orderId: request.orderId, lines: reserved };
-    } catch (error) {
-      if (!(error instanceof ShortReservation)) throw error;
-      await tx.execute(
-        `update reservations set status = 'rejected', short_lines = ? where order_id = ?`,
-        [JSON.stringify(error.shortLines), request.orderId],
+  const decided = await findReservation(em, request.orderId);
+  if (decided) return answerOf(decided, request);
+  const lines = [...request.lines].sort((a, b) => a.productId.localeCompare(b.productId));
+  try {
+    return await em.transactional(async (tx) => {
+      const reserved = await takeStock(tx, lines);
+      const claimed = await tx.execute(
+        `insert into reservations (order_id, status, lines, short_lines, created_at)
+         values (?, 'reserved', ?, '[]', now()) on conflict (order_id) do nothing returning order_id`,
+        [request.orderId, JSON.stringify(reserved)],
       );
-      return { status: 'rejected', orderId: request.orderId, shortLines: error.shortLines };
+      if (claimed.length === 0) throw new AlreadyDecided();
+      return { status: 'reserved' as const, orderId: request.orderId, lines: reserved };
+    });
+  } catch (error) {
+    if (error instanceof ShortReservation) return rejectReservation(em, request, error.shortLines);
+    if (error instanceof AlreadyDecided) {
+      return answerOf((await findReservation(em, request.orderId))!, request);
     }
-  });
+    throw error;
+  }
 }
+
+/** Records the refusal, unless a concurrent retry decided first: then its answer stands. */
+async function rejectReservation(
+  em: EntityManager,
+  request: ReserveRequest,
+  shortLines: ShortLine[],
+): Promise<ReserveResponse> {
+  const claimed = await em.execute(
+    `insert into reservations (order_id, status, lines, short_lines, created_at)
+     values (?, 'rejected', '[]', ?, now()) on conflict (order_id) do nothing returning order_id`,
+    [request.orderId, JSON.stringify(shortLines)],
+  );
+  if (claimed.length === 0) return answerOf((await findReservation(em, request.orderId))!, request);
+  return { status: 'rejected', orderId: request.orderId, shortLines };
+}
+
+const findReservation = (em: EntityManager, orderId: string) =>
+  em.fork().findOne(Reservation, { orderId });
 
 /** One conditional decrement per line; throws ShortReservation naming every line that is short. */
 async function takeStock(

@@ -29,7 +29,7 @@ export const productChangesChannel = 'products_changed';
 /**
  * An in-process cache of product reads, kept true across replicas by PostgreSQL LISTEN/NOTIFY:
  * a trigger notifies `products_changed` with the id when a product row changes, on commit, and
- * every replica drops that entry (ADR 0008). While the listening connection is down nothing is
+ * every replica drops that entry (ADR 0011). While the listening connection is down nothing is
  * served from or stored in memory, and on reconnect everything is dropped (notifications may have
  * been missed). A read that raced a change — loaded before the change committed, returned after
  * its notification — is not stored: each change gets a sequence number, and a load stores only if

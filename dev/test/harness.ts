@@ -51,7 +51,7 @@ export async function startFixtureStack(replicas = 2): Promise<FixtureStack> {
     ready: true,
     dataDir,
     logsDir: path.join(dataDir, 'logs'),
-    ingress: { url: ingress.url, port: ingress.port },
+    ingress: { url: ingress.url, port: ingress.port, pid: process.pid },
     postgres: null,
     services: {
       echo: { prefixes: ['/api/echo'], database: 'echo', replicas: supervisor.allStatuses() },

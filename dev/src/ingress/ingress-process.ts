@@ -65,8 +65,9 @@ export async function startIngressProcess(options: IngressProcessOptions): Promi
   let closing = false;
   let backoffMs = firstBackoffMs;
 
+  // The callback takes an EPIPE (the process just died; the restart resends what matters).
   const send = (message: ToIngress) => {
-    if (child.process.connected) child.process.send(message);
+    if (child.process.connected) child.process.send(message, () => {});
   };
   const watch = (running: RunningChild) => {
     running.process.on('message', (message: FromIngress) => {
@@ -111,7 +112,7 @@ export async function startIngressProcess(options: IngressProcessOptions): Promi
       if (current.exitCode !== null || current.signalCode !== null) return Promise.resolve();
       return new Promise((resolve) => {
         current.once('exit', () => resolve());
-        if (current.connected) current.send({ type: 'close' } satisfies ToIngress);
+        if (current.connected) current.send({ type: 'close' } satisfies ToIngress, () => {});
         else current.kill('SIGKILL');
       });
     },

@@ -102,6 +102,7 @@ function replicaTable(stack: StackFile): string {
     ]),
   );
   const supervisor = formatMebibytes(residentBytes(process.pid));
+  const ingress = formatMebibytes(residentBytes(stack.ingress.pid));
   const widths = header.map((_, column) =>
     Math.max(...[header, ...rows].map((row) => row[column]!.length)),
   );
@@ -109,7 +110,7 @@ function replicaTable(stack: StackFile): string {
     `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')}`.trimEnd();
   const footer = paint(
     'dim',
-    `  RSS: resident memory now; this supervisor and ingress ${supervisor}`,
+    `  RSS: resident memory now; this supervisor ${supervisor}, the ingress ${ingress}`,
   );
   return [paint('bold', line(header)), ...rows.map(line), footer].join('\n');
 }

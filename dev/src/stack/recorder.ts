@@ -1,5 +1,5 @@
 import type { DevConfig } from './config.ts';
-import type { Ingress } from '../ingress/ingress.ts';
+import type { IngressProcess } from '../ingress/ingress-process.ts';
 import type { ReplicaStatus } from '../replicas/replica.ts';
 import type { ServiceDefinition } from './services.ts';
 import { writeStackFile, type StackFile } from './stack-file.ts';
@@ -43,7 +43,7 @@ export function initialStackFile(
   config: DevConfig,
   services: ServiceDefinition[],
   logsDir: string,
-  ingress: Ingress,
+  ingress: IngressProcess,
 ): StackFile {
   return {
     pid: process.pid,
@@ -52,7 +52,7 @@ export function initialStackFile(
     ready: false,
     dataDir: config.dataDir,
     logsDir,
-    ingress: { url: ingress.url, port: ingress.port },
+    ingress: { url: ingress.url, port: ingress.port, pid: ingress.pid },
     postgres: null,
     services: Object.fromEntries(
       services.map((service) => [

@@ -14,7 +14,8 @@ export interface StackFile {
   ready: boolean;
   dataDir: string;
   logsDir: string;
-  ingress: { url: string; port: number };
+  /** The ingress process (restarted on the same port if it dies, with a new pid). */
+  ingress: { url: string; port: number; pid: number };
   postgres: { port: number; dataDir: string; pid: number; watchdogPid: number } | null;
   services: Record<string, { prefixes: string[]; database: string; replicas: ReplicaStatus[] }>;
 }

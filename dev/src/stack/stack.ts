@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { repoRoot, type DevConfig } from './config.ts';
 import { formatMs, report, shortPath } from './console-report.ts';
-import { startIngress, type Ingress } from '../ingress/ingress.ts';
+import { startIngressProcess, type IngressProcess } from '../ingress/ingress-process.ts';
 import { daprDatabase, prepareDaprRuntime, sidecarScript } from './dapr-runtime.ts';
 import { runMigration } from '../postgres/migrations.ts';
 import { makeDataDirPrivate } from './private-data.ts';
@@ -23,7 +23,7 @@ export interface RunningStack {
 }
 
 interface Parts {
-  ingress?: Ingress;
+  ingress?: IngressProcess;
   recorder?: StackRecorder;
   postgres?: PostgresServer;
   supervisor?: Supervisor;
@@ -80,13 +80,19 @@ async function bringUp(
     return ms;
   };
   const entries = services.map((service) => entryPoints(config.servicesDir, service.name));
-  parts.ingress = await startIngress({
+  parts.ingress = await startIngressProcess({
     port: config.port,
     routes: services.flatMap((service) =>
       service.prefixes.map((prefix) => ({ prefix, service: service.name })),
     ),
-    targets: (service) => parts.supervisor?.healthyTargets(service) ?? [],
     onUnreachable: (replica) => parts.supervisor?.markUnreachable(replica),
+    onExit: (reason) => report.warn(`the ingress exited (${reason}); starting it again`),
+    onRestart: (ingress) => {
+      parts.recorder?.update({
+        ingress: { url: ingress.url, port: ingress.port, pid: ingress.pid },
+      });
+      report.step(`ingress back on http://localhost:${ingress.port} (pid ${ingress.pid})`);
+    },
   });
   parts.recorder = recordStack(initialStackFile(config, services, logsDir, parts.ingress));
   report.step(`ingress listening on http://localhost:${parts.ingress.port}`, lap());
@@ -120,6 +126,10 @@ async function bringUp(
     timing: { unhealthyLimitMs: config.unhealthyLimitSeconds * 1000 },
   });
   parts.supervisor = supervisor;
+  // The ingress runs in its own process: it hears of a service's healthy replicas on every change.
+  supervisor.on('change', ({ appId }) =>
+    parts.ingress?.setTargets(appId, supervisor.healthyTargets(appId)),
+  );
   await startReplicas(supervisor, logsDir, parts.recorder, interrupt);
 }
 

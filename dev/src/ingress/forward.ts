@@ -49,7 +49,7 @@ const neverReached = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT']);
 const brokenConnection = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const timedOut = 'UND_ERR_HEADERS_TIMEOUT';
 
-/** Round-robin over the healthy replicas, with the retry rules of ADR 0003 and 0010. */
+/** Round-robin over the healthy replicas, with the retry rules of ADR 0012. */
 export function createForwarder(options: ForwardOptions): Forwarder {
   const timeout = options.upstreamTimeoutMs;
   const agent = new Agent({

@@ -1,4 +1,6 @@
-import { STATUS_CODES } from 'node:http';
+// Not `import … from 'node:http'`: an ESM import of that builtin reads its lazy WebSocket export,
+// which loads Node's bundled undici, about 14 MiB resident in every service (nodejs/node#59686).
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export interface ProblemField {
   /** JSON pointer into the request (`/items/0/quantity`). */

@@ -1,7 +1,6 @@
-import { CommunicationProtocolEnum, DaprClient } from '@dapr/dapr';
 import type { Logger } from '../logger.ts';
 import { clientErrorCodes, DaprError, toDaprError } from './errors.ts';
-import { sdkHeaders, sdkLogger, sdkLogLevel, toSdkItem, toSdkVerb } from './sdk.ts';
+import { connectSdk, sdkHeaders, toSdkItem, toSdkVerb } from './sdk.ts';
 
 export interface DaprClientOptions {
   host: string;
@@ -70,29 +69,29 @@ export interface Dapr {
  * One DaprClient (HTTP) behind the quirks of @dapr/dapr 3.18 (docs/dapr-behaviour.md §7): its thrown JSON
  * strings and `{ error }` results become DaprError, the ETag it drops is read through bulk get,
  * state options become its numeric enums, and every call gets a deadline. The first call waits for
- * the sidecar (the SDK polls GET /v1.0/metadata for up to ~30 s), within that same deadline.
+ * the sidecar (the SDK polls GET /v1.0/metadata for up to ~30 s), within that same deadline;
+ * the SDK itself is loaded then too, not at start-up (sdk.ts).
  */
 export function createDaprClient(options: DaprClientOptions): Dapr {
-  const sdk = new DaprClient({
-    daprHost: options.host,
-    daprPort: String(options.port),
-    communicationProtocol: CommunicationProtocolEnum.HTTP,
-    daprApiToken: options.apiToken,
-    logger: { level: sdkLogLevel, service: sdkLogger(options.logger) },
-  });
-  const run = <T>(call: string, work: () => Promise<T>, signal?: AbortSignal) =>
-    withDeadline(call, options.timeoutMs, work, signal);
+  let connected: ReturnType<typeof connectSdk> | undefined;
+  const connect = () => (connected ??= connectSdk(options));
+  // The deadline is Dapr's: loading the SDK on the first call does not count against it.
+  const run = <T>(
+    call: string,
+    work: (sdk: Awaited<ReturnType<typeof connectSdk>>) => Promise<T>,
+    signal?: AbortSignal,
+  ) => connect().then((sdk) => withDeadline(call, options.timeoutMs, () => work(sdk), signal));
   let closing: Promise<void> | undefined;
 
   return {
     invoke: (appId, method, { httpMethod, body, headers, signal } = {}) =>
       run(
         `invoke ${appId}/${method}`,
-        async () => {
+        async ({ client }) => {
           const verb = httpMethod ?? (body === undefined ? 'GET' : 'POST');
           const path = method.replace(/^\/+/, '');
           const sent = sdkHeaders(headers);
-          return (await sdk.invoker.invoke(appId, path, toSdkVerb(verb), body as object, {
+          return (await client.invoker.invoke(appId, path, toSdkVerb(verb), body as object, {
             headers: sent,
           })) as never;
         },
@@ -100,9 +99,9 @@ export function createDaprClient(options: DaprClientOptions): Dapr {
       ),
 
     getState: (store, key) =>
-      run(`getState ${store}`, async () => {
+      run(`getState ${store}`, async ({ client }) => {
         // state.get discards the ETag header (js-sdk#540); bulk get returns it per item.
-        const items = (await sdk.state.getBulk(store, [key])) as BulkItem[];
+        const items = (await client.state.getBulk(store, [key])) as BulkItem[];
         const item = items.find((candidate) => candidate.key === key);
         if (item?.error) {
           throw new DaprError(500, `getState ${store} failed: ${item.error}`, {
@@ -115,34 +114,35 @@ export function createDaprClient(options: DaprClientOptions): Dapr {
       }),
 
     saveState: (store, items) =>
-      run(`saveState ${store}`, async () => {
+      run(`saveState ${store}`, async ({ client, sdk }) => {
         // Never throws: resolves { error } (js-sdk#551).
-        const { error } = await sdk.state.save(store, items.map(toSdkItem));
+        const sent = items.map((item) => toSdkItem(item, sdk));
+        const { error } = await client.state.save(store, sent);
         if (error) throw error;
       }),
 
     deleteState: (store, key, { etag } = {}) =>
-      run(`deleteState ${store}`, async () => {
+      run(`deleteState ${store}`, async ({ client }) => {
         // The SDK puts the key into the path as it is; Dapr query-unescapes it (a `+` would become a space).
-        const { error } = await sdk.state.delete(store, encodeURIComponent(key), { etag });
+        const { error } = await client.state.delete(store, encodeURIComponent(key), { etag });
         if (error) throw error;
       }),
 
     transactState: (store, operations) =>
-      run(`transactState ${store}`, () =>
-        sdk.state.transaction(
+      run(`transactState ${store}`, ({ client, sdk }) =>
+        client.state.transaction(
           store,
           operations.map(({ operation, ...item }) => ({
             operation,
             // The SDK types the etag as { value }, but sends the request as given: Dapr wants a string.
-            request: toSdkItem({ value: undefined, ...item }) as never,
+            request: toSdkItem({ value: undefined, ...item }, sdk) as never,
           })),
         ),
       ),
 
     publish: (pubsub, topic, data, { id, traceparent, metadata, contentType } = {}) =>
-      run(`publish ${pubsub}/${topic}`, async () => {
-        const { error } = await sdk.pubsub.publish(pubsub, topic, data as object, {
+      run(`publish ${pubsub}/${topic}`, async ({ client }) => {
+        const { error } = await client.pubsub.publish(pubsub, topic, data as object, {
           contentType,
           metadata: {
             ...metadata,
@@ -154,7 +154,8 @@ export function createDaprClient(options: DaprClientOptions): Dapr {
         if (error) throw error;
       }),
 
-    close: () => (closing ??= sdk.stop()),
+    // Never connected: nothing to stop (and no SDK to load just for that).
+    close: () => (closing ??= connected?.then(({ client }) => client.stop()) ?? Promise.resolve()),
   };
 }
 

@@ -1,20 +1,39 @@
-import {
-  LogLevel,
-  StateConcurrencyEnum,
-  StateConsistencyEnum,
-  type HttpMethod,
-  type LoggerService,
-} from '@dapr/dapr';
+import type * as DaprSdkModule from '@dapr/dapr';
+import type { DaprClient, HttpMethod, LoggerService } from '@dapr/dapr';
 import type { Logger } from '../logger.ts';
-import type { StateItem } from './client.ts';
+import type { DaprClientOptions, StateItem } from './client.ts';
 
-const concurrencies = {
-  'first-write': StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE,
-  'last-write': StateConcurrencyEnum.CONCURRENCY_LAST_WRITE,
-} as const;
+export type DaprSdk = typeof DaprSdkModule;
+
+/**
+ * The SDK and one HTTP client, loaded on the first call rather than at start-up: @dapr/dapr brings
+ * grpc-js, protobufjs and express even for HTTP (about 25 MiB resident and 300 ms), which a
+ * replica that has not talked to Dapr yet need not carry.
+ */
+export async function connectSdk(
+  options: DaprClientOptions,
+): Promise<{ sdk: DaprSdk; client: DaprClient }> {
+  const sdk = await import('@dapr/dapr');
+  const client = new sdk.DaprClient({
+    daprHost: options.host,
+    daprPort: String(options.port),
+    communicationProtocol: sdk.CommunicationProtocolEnum.HTTP,
+    daprApiToken: options.apiToken,
+    // Capped at Info: the SDK's verbose/debug lines print request headers, the API token included.
+    logger: { level: sdk.LogLevel.Info, service: sdkLogger(options.logger) },
+  });
+  return { sdk, client };
+}
 
 /** The SDK drops string concurrency values silently; it wants its numeric enum (docs/dapr-behaviour.md §7). */
-export function toSdkItem({ key, value, etag, concurrency, ttlInSeconds }: StateItem) {
+export function toSdkItem(
+  { key, value, etag, concurrency, ttlInSeconds }: StateItem,
+  { StateConcurrencyEnum, StateConsistencyEnum }: DaprSdk,
+) {
+  const concurrencies = {
+    'first-write': StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE,
+    'last-write': StateConcurrencyEnum.CONCURRENCY_LAST_WRITE,
+  } as const;
   return {
     key,
     value,
@@ -39,14 +58,11 @@ export function sdkHeaders(headers: Record<string, string> = {}): Record<string,
 
 export const toSdkVerb = (verb: string) => verb.toLowerCase() as HttpMethod;
 
-/** Capped at Info: the SDK's verbose/debug lines print request headers, the API token included. */
-export const sdkLogLevel = LogLevel.Info;
-
 /**
  * The SDK logs every `{ error }` it returns at ERROR, though the adapter throws it to a caller who
  * decides (an etag mismatch is routine): its lines go to debug.
  */
-export function sdkLogger(logger: Logger): LoggerService {
+function sdkLogger(logger: Logger): LoggerService {
   const log = logger.child({ component: 'dapr-sdk' });
   const write = (message: unknown) => log.debug(String(message));
   return { error: write, warn: write, info: write, verbose: write, debug: write };

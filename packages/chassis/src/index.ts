@@ -65,8 +65,15 @@ export {
 } from './dapr/subscriptions.ts';
 export { handleOnce, InboxEvent, type HandleResult } from './messaging/inbox.ts';
 export { messagingEntities, messagingMigration } from './messaging/migration.ts';
-export { OutboxEvent, recordEvent, type RecordedEvent } from './messaging/outbox.ts';
 export {
+  OutboxEvent,
+  outboxRow,
+  recordEvent,
+  type OutboxRow,
+  type RecordedEvent,
+} from './messaging/outbox.ts';
+export {
+  nudgeOutboxRelays,
   publishWithDapr,
   startOutboxRelay,
   type OutboxRelay,

@@ -112,6 +112,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 /** The relays of each ORM. MikroORM cannot unregister a subscriber: one per ORM serves them all. */
 const relaysOf = new WeakMap<MikroORM, Set<() => void>>();
 
+/**
+ * Tells the relays of `orm` that a commit recorded events outside the unit of work (SQL written by
+ * hand with `outboxRow`); commits through the unit of work nudge them by themselves.
+ */
+export function nudgeOutboxRelays(orm: MikroORM): void {
+  relaysOf.get(orm)?.forEach((nudge) => nudge());
+}
+
 /** Calls `nudge` after every commit through `orm` that recorded events, until unsubscribed. */
 function onCommitsOf(orm: MikroORM, nudge: () => void): () => void {
   let nudges = relaysOf.get(orm);

@@ -40,6 +40,30 @@ export interface RecordedEvent<S extends z.ZodType> {
   traceparent?: string;
 }
 
+/** An outbox row as a service writes it: what `recordEvent` adds, for SQL written by hand. */
+export interface OutboxRow {
+  id: string;
+  topic: string;
+  data: unknown;
+  traceparent: string | null;
+}
+
+/**
+ * The row of an event, validated: for a service that writes the outbox in its own SQL statement
+ * (then it calls `nudgeOutboxRelays` after the commit, which the unit of work does by itself).
+ */
+export function outboxRow<S extends z.ZodType = z.ZodType<unknown>>(
+  event: RecordedEvent<S>,
+): OutboxRow {
+  return {
+    id: randomUUID(),
+    topic: event.topic,
+    // The schema's output: what the contract describes, unknown keys stripped.
+    data: event.schema ? event.schema.parse(event.data) : event.data,
+    traceparent: event.traceparent ?? null,
+  };
+}
+
 /**
  * Adds an event to the caller's unit of work: it is written by the caller's next flush, in the
  * same transaction as the change it describes, so both commit or roll back together.
@@ -48,11 +72,5 @@ export function recordEvent<S extends z.ZodType = z.ZodType<unknown>>(
   em: EntityManager,
   event: RecordedEvent<S>,
 ): OutboxEvent {
-  return em.create(OutboxEvent, {
-    id: randomUUID(),
-    topic: event.topic,
-    // The schema's output: what the contract describes, unknown keys stripped.
-    data: event.schema ? event.schema.parse(event.data) : event.data,
-    traceparent: event.traceparent ?? null,
-  });
+  return em.create(OutboxEvent, outboxRow(event));
 }

@@ -5,6 +5,7 @@ import {
   createTokenVerifier,
   daprSubscriptions,
   databaseCheck,
+  nudgeOutboxRelays,
   ormRequestContext,
   type KeyResolver,
   type Logger,
@@ -39,6 +40,8 @@ export function buildApp({ config, orm, logger, products, carts, resolveKey }: O
     sweepAfterMs: config.SWEEP_AFTER_MS,
     // A repeat waits out the first request's call to products, and a little more.
     waitMs: config.PRODUCTS_TIMEOUT_MS + 1_000,
+    // Placing writes its events in its own SQL, outside the unit of work that nudges by itself.
+    nudgeRelay: () => nudgeOutboxRelays(orm),
   };
   // Shared by the replicas (counters in the orders database); a repeat of a key counts too.
   const placementLimit = createRateLimits(orm, { logger }).limit({

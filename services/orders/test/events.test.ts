@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { OutboxEvent } from '@sidecart/chassis';
+import { eventually } from '@sidecart/chassis/testing';
 import { Order } from '../src/orders/order.entity.ts';
 import { call, newCustomer, startOrders, type OrdersUnderTest } from './support.ts';
 
 let orders: OrdersUnderTest;
 beforeAll(async () => {
-  orders = await startOrders();
+  // Long enough for a reservation held in flight while a test delivers an event.
+  orders = await startOrders({ PRODUCTS_TIMEOUT_MS: '5000' });
 });
 afterAll(() => orders.close());
 
@@ -83,6 +85,43 @@ describe('user-deleted', () => {
     expect((await cancelled(user.id)).map((row) => row.data)).toEqual([
       expect.objectContaining({
         orderId: order!.id,
+        lines: [{ productId: product.id, quantity: 2 }],
+      }),
+    ]);
+  });
+
+  test('a pending order flagged while its reservation is in flight is cancelled when it settles', async () => {
+    const user = newCustomer();
+    const product = orders.sidecar.addProduct({ stock: 10 });
+    let answer = () => {};
+    orders.sidecar.products.gate = new Promise((resolve) => (answer = resolve));
+    const placing = call(orders.url, 'POST', '/api/orders', {
+      token: user.token,
+      body: { items: [{ productId: product.id, quantity: 2 }] },
+    });
+    const [pending] = await eventually(
+      'the order stored and its reservation in flight',
+      async () => {
+        const stored = await orders.em().find(Order, { userId: user.id });
+        const calls = orders.sidecar.products.calls.map(({ body }) => body as { orderId?: string });
+        return (
+          stored.length === 1 && calls.some((body) => body.orderId === stored[0]!.id) && stored
+        );
+      },
+    );
+
+    await deliverUserDeleted(user.id);
+    answer();
+    orders.sidecar.products.gate = undefined;
+    const response = await placing;
+
+    expect(response.status).toBe(201);
+    const order = await orders.em().findOneOrFail(Order, { id: pending!.id });
+    expect([order.status, order.reason]).toEqual(['cancelled', 'user-deleted']);
+    expect(product.stock).toBe(8);
+    expect((await cancelled(user.id)).map((row) => row.data)).toEqual([
+      expect.objectContaining({
+        orderId: order.id,
         lines: [{ productId: product.id, quantity: 2 }],
       }),
     ]);

@@ -14,6 +14,8 @@ export interface FakeProducts {
   catalog: Map<string, ProductSummary>;
   reservations: Map<string, ReserveResponse>;
   mode: ProductsMode;
+  /** While set, every call to products waits for it before answering (a call in flight). */
+  gate?: Promise<void>;
   calls: { method: string; body: unknown }[];
 }
 
@@ -121,8 +123,14 @@ export async function startFakeSidecar(): Promise<FakeSidecar> {
   };
 }
 
-function invokeProducts(products: FakeProducts, method: string, body: any, res: ServerResponse) {
+async function invokeProducts(
+  products: FakeProducts,
+  method: string,
+  body: any,
+  res: ServerResponse,
+) {
   products.calls.push({ method, body });
+  await products.gate;
   if (products.mode === 'hang') return;
   if (products.mode === 'down') {
     return json(res, 500, {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { OutboxEvent } from '@sidecart/chassis';
+import { OutboxEvent, startOutboxRelay, type OutboxEvent as Event } from '@sidecart/chassis';
+import { eventually, silentLogger } from '@sidecart/chassis/testing';
 import { Order } from '../src/orders/order.entity.ts';
 import { call, newCustomer, startOrders, type OrdersUnderTest } from './support.ts';
 
@@ -183,5 +184,36 @@ describe('Idempotency-Key', () => {
 
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('invalid-idempotency-key');
+  });
+});
+
+describe('the outbox relay', () => {
+  test('is nudged by a placed order: order-confirmed leaves at once, not at the next poll', async () => {
+    const product = orders.sidecar.addProduct({ stock: 10 });
+    const items = [{ productId: product.id, quantity: 1 }];
+    const published: Event[] = [];
+    const orderIdOf = (event: Event) => (event.data as { orderId: string }).orderId;
+    const before = await place(newCustomer().token, items);
+    // Polls once an hour: only its first round, then nudges, can publish anything.
+    const relay = startOutboxRelay({
+      orm: orders.orm,
+      logger: silentLogger(),
+      intervalMs: 3_600_000,
+      publish: async (event) => void published.push(event),
+    });
+    try {
+      await eventually('the first round', () =>
+        published.some((e) => orderIdOf(e) === before.body.id),
+      );
+
+      const after = await place(newCustomer().token, items);
+
+      expect(after.status).toBe(201);
+      await eventually('order-confirmed of the new order', () =>
+        published.some((e) => e.topic === 'order-confirmed' && orderIdOf(e) === after.body.id),
+      );
+    } finally {
+      await relay.stop();
+    }
   });
 });

@@ -24,6 +24,8 @@ export interface ProductsClient {
   /** Idempotent by orderId at products, so a retry after a timeout is safe. */
   reserve(request: ReserveRequest): Promise<ReserveResponse>;
   lookup(ids: string[]): Promise<LookupResponse>;
+  /** Whether reserve's breaker is open: calls are refused without being made. */
+  isRefusing(): boolean;
   /** Throws the 503 a reservation would get while reserve's breaker is open, without a call. */
   refuseWhileOpen(): void;
   breakers: CircuitBreaker[];
@@ -47,6 +49,7 @@ export function createProductsClient(options: ProductsClientOptions): ProductsCl
   return {
     reserve: (request) => reserve.run(request),
     lookup: (ids) => lookup.run({ ids }),
+    isRefusing: () => reserve.breaker.opened,
     refuseWhileOpen: () => {
       if (reserve.breaker.opened) throw reserve.refusal();
     },

@@ -70,6 +70,26 @@ export const OrderSchema = defineEntity({
 });
 
 export class Order extends OrderSchema.class {
+  /** A new pending order, in memory only: the caller inserts it (placement.queries.ts). */
+  static pending(userId: string, lines: OrderLine[], sweepAt: Date): Order {
+    const now = new Date();
+    return Object.assign(new Order(), {
+      id: uuidv7(),
+      userId,
+      status: 'pending' as const,
+      lines,
+      totalCents: null,
+      currency: null,
+      shortLines: null,
+      reason: null,
+      cancelOnSettle: null,
+      sweepAt,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    });
+  }
+
   isOwnedBy(userId: string): boolean {
     return this.userId === userId;
   }

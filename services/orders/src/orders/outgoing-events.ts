@@ -1,15 +1,21 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { recordEvent } from '@sidecart/chassis';
+import { recordEvent, type RecordedEvent } from '@sidecart/chassis';
 import { events } from '@sidecart/contracts';
+import type { z } from 'zod';
 import type { Order } from './order.entity.ts';
 
 // Each is recorded in the transaction that made the change (the outbox), never published directly.
 
+type OrderEvent = RecordedEvent<z.ZodType>;
+
+/** Keeps each event's data checked against its contract's schema at compile time. */
+const orderEvent = <S extends z.ZodType>(event: RecordedEvent<S>): OrderEvent => event;
+
 const linesOf = (order: Order) =>
   order.lines.map(({ productId, quantity }) => ({ productId, quantity }));
 
-export function recordOrderConfirmed(em: EntityManager, order: Order, traceparent?: string) {
-  recordEvent(em, {
+export const orderConfirmed = (order: Order, traceparent?: string) =>
+  orderEvent({
     topic: 'order-confirmed',
     schema: events['order-confirmed'],
     data: {
@@ -26,11 +32,10 @@ export function recordOrderConfirmed(em: EntityManager, order: Order, traceparen
     },
     traceparent,
   });
-}
 
 /** Products gives the reserved stock back when it receives this (once per order). */
-export function recordOrderCancelled(em: EntityManager, order: Order, traceparent?: string) {
-  recordEvent(em, {
+export const orderCancelled = (order: Order, traceparent?: string) =>
+  orderEvent({
     topic: 'order-cancelled',
     schema: events['order-cancelled'],
     data: {
@@ -43,11 +48,10 @@ export function recordOrderCancelled(em: EntityManager, order: Order, traceparen
     },
     traceparent,
   });
-}
 
 /** Products releases whatever it may have reserved for the order (maybe nothing). */
-export function recordOrderFailed(em: EntityManager, order: Order, traceparent?: string) {
-  recordEvent(em, {
+export const orderFailed = (order: Order, traceparent?: string) =>
+  orderEvent({
     topic: 'order-failed',
     schema: events['order-failed'],
     data: {
@@ -60,4 +64,16 @@ export function recordOrderFailed(em: EntityManager, order: Order, traceparent?:
     },
     traceparent,
   });
+
+/** What settling an order tells the others: confirmed or failed; a rejection held nothing. */
+export function settledEvent(order: Order, traceparent?: string): OrderEvent | undefined {
+  if (order.status === 'confirmed') return orderConfirmed(order, traceparent);
+  if (order.status === 'failed') return orderFailed(order, traceparent);
+  return undefined;
 }
+
+export const recordOrderCancelled = (em: EntityManager, order: Order, traceparent?: string) =>
+  recordEvent(em, orderCancelled(order, traceparent));
+
+export const recordOrderFailed = (em: EntityManager, order: Order, traceparent?: string) =>
+  recordEvent(em, orderFailed(order, traceparent));

@@ -3,9 +3,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { serviceUnavailable } from '@sidecart/chassis';
 import { isRefusedByBreaker, type ProductsClient } from '../clients/products.client.ts';
 import type { IdempotencyRecord, StoredAnswer } from './idempotency-record.entity.ts';
-import { createPendingOrder, findRecord, requestHash, requireSameRequest } from './idempotency.ts';
+import { findRecord, requestHash, requireSameRequest } from './idempotency.ts';
 import { Order } from './order.entity.ts';
-import { failPendingOrder, settleOrder } from './settlement.ts';
+import { insertPendingOrder } from './placement.queries.ts';
+import { failPendingOrder, settleNewOrder, settleOrder } from './settlement.ts';
 
 export interface PlacementDeps {
   em: EntityManager;
@@ -14,6 +15,8 @@ export interface PlacementDeps {
   sweepAfterMs: number;
   /** How long a repeat waits for the first request's answer (its products deadline and a bit). */
   waitMs: number;
+  /** Tells the outbox relay about an event written outside the unit of work. */
+  nudgeRelay?: () => void;
   traceparent?: string;
 }
 
@@ -32,27 +35,30 @@ export interface PlaceOrderRequest {
  * rejected, or a 503 while products is unreachable (the sweeper settles the order later). With an
  * Idempotency-Key, a repeat gets the first request's answer and never a second order.
  */
-export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest) {
+export async function placeOrder(
+  deps: PlacementDeps,
+  request: PlaceOrderRequest,
+): Promise<StoredAnswer> {
   const key = request.idempotencyKey;
   const hash = requestHash(request.route, request.hashed);
-  if (key) {
+  // Only while products is refused does a repeat need looking up first: it still gets its answer.
+  if (deps.products.isRefusing() && key) {
     const existing = await findRecord(deps.em, request.userId, key);
     if (existing) return answerRepeat(deps, existing, hash);
   }
   deps.products.refuseWhileOpen();
   const lines = request.items.map(({ productId, quantity }) => ({ productId, quantity }));
-  const claim = await createPendingOrder(
-    deps.em,
-    { userId: request.userId, lines, sweepAfterMs: deps.sweepAfterMs },
-    key ? { key, hash } : undefined,
-  );
-  if (claim.kind === 'taken') return answerRepeat(deps, claim.record, hash);
+  const order = Order.pending(request.userId, lines, new Date(Date.now() + deps.sweepAfterMs));
+  if (!(await insertPendingOrder(deps.em, order, key ? { key, hash } : undefined))) {
+    const first = await findRecord(deps.em, request.userId, key!);
+    // Gone already: its order failed for good, which frees the key for a new order.
+    return first ? answerRepeat(deps, first, hash) : placeOrder(deps, request);
+  }
   try {
-    return await settleOrder(deps, claim.orderId);
+    return await settleNewOrder(deps, order);
   } catch (error) {
     // The breaker opened since the check and nothing was sent: no reservation can exist.
-    if (isRefusedByBreaker(error))
-      await failPendingOrder(deps, claim.orderId, 'products-unavailable');
+    if (isRefusedByBreaker(error)) await failPendingOrder(deps, order.id, 'products-unavailable');
     throw error;
   }
 }

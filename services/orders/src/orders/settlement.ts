@@ -1,20 +1,42 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { outboxRow, recordEvent } from '@sidecart/chassis';
 import type { ReserveResponse } from '@sidecart/contracts';
 import type { ProductsClient } from '../clients/products.client.ts';
 import { answerOf } from './answers.ts';
 import { IdempotencyRecord, type StoredAnswer } from './idempotency-record.entity.ts';
 import { Order } from './order.entity.ts';
-import {
-  recordOrderCancelled,
-  recordOrderConfirmed,
-  recordOrderFailed,
-} from './outgoing-events.ts';
+import { recordOrderCancelled, recordOrderFailed, settledEvent } from './outgoing-events.ts';
+import { settleUntouchedOrder } from './placement.queries.ts';
 
 export interface SettleDeps {
   em: EntityManager;
   products: ProductsClient;
+  /** Tells the outbox relay about an event written outside the unit of work. */
+  nudgeRelay?: () => void;
   traceparent?: string;
+}
+
+/**
+ * Reserves the stock of an order this request has just created and records the outcome, without
+ * reading the order back: in one statement while nobody else has touched it (the usual case),
+ * else — the sweeper settled it, user-deleted flagged it — under its row lock like any settler.
+ */
+export async function settleNewOrder(deps: SettleDeps, order: Order): Promise<StoredAnswer> {
+  const lines = order.lines.map(({ productId, quantity }) => ({ productId, quantity }));
+  const outcome = await deps.products.reserve({ orderId: order.id, lines });
+  const fromVersion = order.version;
+  decide(order, outcome);
+  order.version = fromVersion + 1;
+  order.updatedAt = new Date();
+  const event = settledEvent(order, deps.traceparent);
+  const answer = answerOf(order);
+  const row = event && outboxRow(event);
+  if (!(await settleUntouchedOrder(deps.em, order, fromVersion, answer, row))) {
+    return recordOutcome(deps, order.id, outcome);
+  }
+  if (row) deps.nudgeRelay?.();
+  return answer;
 }
 
 /**
@@ -55,13 +77,11 @@ async function applyOutcome(
   outcome: ReserveResponse,
   traceparent?: string,
 ): Promise<StoredAnswer> {
-  if (outcome.status === 'rejected') order.reject(outcome.shortLines);
-  else if (!order.hasOneCurrency(outcome.lines)) order.fail('mixed-currencies');
-  else order.confirm(outcome.lines);
+  decide(order, outcome);
   // Events carry the version after the change: flush first, then record.
   await tx.flush();
-  if (order.status === 'confirmed') recordOrderConfirmed(tx, order, traceparent);
-  if (order.status === 'failed') recordOrderFailed(tx, order, traceparent);
+  const event = settledEvent(order, traceparent);
+  if (event) recordEvent(tx, event);
   const answer = answerOf(order);
   await tx.nativeUpdate(IdempotencyRecord, { orderId: order.id }, { answer });
   if (order.status === 'confirmed' && order.cancelOnSettle) {
@@ -71,6 +91,13 @@ async function applyOutcome(
     recordOrderCancelled(tx, order, traceparent);
   }
   return answer;
+}
+
+/** Confirmed with the price snapshot, rejected naming the short lines, or failed. */
+function decide(order: Order, outcome: ReserveResponse): void {
+  if (outcome.status === 'rejected') order.reject(outcome.shortLines);
+  else if (!order.hasOneCurrency(outcome.lines)) order.fail('mixed-currencies');
+  else order.confirm(outcome.lines);
 }
 
 /**

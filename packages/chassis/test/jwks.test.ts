@@ -68,6 +68,17 @@ describe('jwksKeyResolver', () => {
     expect(jwks.served.hits).toBe(1);
   });
 
+  test('hands out one parsed key object per key, not PEM text to parse on every verify', async () => {
+    const jwks = await startJwksServer([jwkOf(first.publicKey, 'k1')]);
+    const resolve = jwksKeyResolver({ jwksUri: jwks.uri });
+
+    const [one, two] = [await resolve('k1'), await resolve('k1')];
+
+    expect(typeof one).toBe('object');
+    expect(two).toBe(one);
+    expect((one as KeyObject).equals(first.publicKey)).toBe(true);
+  });
+
   test('accepts a token signed by a rotated-in key after one refetch', async () => {
     const jwks = await startJwksServer([jwkOf(first.publicKey, 'k1')]);
     const verify = verifierFor(jwks.uri);

@@ -1,3 +1,4 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import jwksRsa from 'jwks-rsa';
 import { AppError } from '../errors.ts';
 import { unknownKey, type KeyResolver } from './verify-token.ts';
@@ -23,10 +24,18 @@ export function jwksKeyResolver(options: JwksResolverOptions): KeyResolver {
     jwksRequestsPerMinute: 30,
     timeout: 5_000,
   });
+  // jwks-rsa hands out PEM text, which jsonwebtoken would parse into a key on every verify: parse
+  // each once. Only keys of the fetched key set get here, so this stays as small as that set.
+  const parsed = new Map<string, KeyObject>();
+  const keyObjectOf = (pem: string) => {
+    let key = parsed.get(pem);
+    if (!key) parsed.set(pem, (key = createPublicKey(pem)));
+    return key;
+  };
   return async (kid) => {
     try {
       const key = await client.getSigningKey(kid);
-      return key.getPublicKey();
+      return keyObjectOf(key.getPublicKey());
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError')

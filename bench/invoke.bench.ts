@@ -13,7 +13,8 @@ import { sidecarNodeOptions, sidecarScript } from '@sidecart/dev/dapr-runtime';
 // sidecars (caller sidecar → callee sidecar → app), as a pod calls another through daprd.
 // Both run in the same process tree on the same machine, interleaved in rounds so drift (CPU
 // frequency, GC, other load) hits both alike. One request at a time: this measures added latency,
-// not throughput. Real daprd publishes +1.06 ms p50 for the same path; the target is ≤ +1 ms.
+// not throughput. Real daprd publishes +1.06 ms p50 and +2.90 ms p99 for the same path; the
+// targets are ≤ +1 ms and ≤ +2.9 ms.
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
 const perRound = Number(process.env.BENCH_REQUESTS ?? 500);
@@ -127,11 +128,13 @@ function report(samples: { direct: number[]; invoked: number[] }): void {
     console.log(`  ${label.padEnd(34)}${ms(row.p50)}${ms(row.p90)}${ms(row.p99)}`);
   }
   const added = invoked.p50 - direct.p50;
+  const addedTail = invoked.p99 - direct.p99;
   console.log(
     `\n  added by two sidecars: p50 +${added.toFixed(3)} ms (×${(invoked.p50 / direct.p50).toFixed(2)}),` +
-      ` p99 +${(invoked.p99 - direct.p99).toFixed(3)} ms (×${(invoked.p99 / direct.p99).toFixed(2)})`,
+      ` p99 +${addedTail.toFixed(3)} ms (×${(invoked.p99 / direct.p99).toFixed(2)})`,
   );
   console.log(
-    `  target: p50 added ≤ 1 ms (real daprd: +1.06 ms) → ${added <= 1 ? 'met' : 'MISSED'}\n`,
+    `  targets: p50 added ≤ 1 ms (real daprd: +1.06 ms) → ${added <= 1 ? 'met' : 'MISSED'};` +
+      ` p99 added ≤ 2.9 ms (real daprd: +2.90 ms) → ${addedTail <= 2.9 ? 'met' : 'MISSED'}\n`,
   );
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { LockMode, type EntityManager, type EventSubscriber } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Dapr } from '../dapr/client.ts';
@@ -27,6 +28,11 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** How often to look for events when no commit nudged the relay. */
   intervalMs?: number;
+  /**
+   * How long a nudge waits before its round, so that commits landing meanwhile share it: one
+   * claim and one update for all their events instead of a transaction each (busy services).
+   */
+  batchDelayMs?: number;
   /** Back-off after a failed publish: doubles from `retryDelayMs` up to `maxRetryDelayMs`. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -56,6 +62,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     ...options,
     batchSize: options.batchSize ?? 50,
     intervalMs: options.intervalMs ?? 1000,
+    batchDelayMs: options.batchDelayMs ?? 20,
     retryDelayMs: options.retryDelayMs ?? 1000,
     maxRetryDelayMs: options.maxRetryDelayMs ?? 60_000,
     retentionMs: options.retentionMs ?? 24 * hourMs,
@@ -92,7 +99,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       } catch (error) {
         settings.logger.error({ err: error }, 'outbox relay round failed; will retry');
       }
-      if (!isBatchFull && !isNudged && !isStopped) await pause();
+      if (isBatchFull || isStopped) continue;
+      if (!isNudged) await pause();
+      if (isNudged && !isStopped) await delay(settings.batchDelayMs);
     }
   }
 

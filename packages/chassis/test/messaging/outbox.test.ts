@@ -132,6 +132,26 @@ describe('startOutboxRelay', () => {
     expect(published).toHaveLength(3);
   });
 
+  test('commits close together share one round: nothing leaves before the last of them', async () => {
+    const published: { id: string; at: number }[] = [];
+    startRelay({
+      publish: async (event) => void published.push({ id: event.id, at: Date.now() }),
+      intervalMs: 60_000,
+      batchDelayMs: 1_000,
+    });
+    await recordCommitted(1);
+    await eventually('the first round to finish', async () => (await publishedCount()) === 1);
+    published.length = 0;
+
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) ids.push(...(await recordCommitted(1)));
+    const lastCommit = Date.now();
+    await eventually('all five', () => published.length === 5);
+
+    expect(sorted(published.map(({ id }) => id))).toEqual(sorted(ids));
+    expect(published.filter(({ at }) => at < lastCommit)).toEqual([]);
+  });
+
   test('relays started and stopped in turn share one ORM subscriber; a stopped one is not woken', async () => {
     const subscribers = () => orm.em.getEventManager().getSubscribers().size;
     const first = startRelay({ publish: async () => {}, intervalMs: 60_000 });

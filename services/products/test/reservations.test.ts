@@ -154,6 +154,30 @@ describe('POST /internal/reservations', () => {
     expect(responses.filter((response) => response.body.status === 'reserved')).toHaveLength(40);
     expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([960, 960]);
   });
+
+  test('100 concurrent two-line orders against stocks of 30 and 50: 30 take both lines, the rest nothing', async () => {
+    const scarce = await createProduct(products.url, seller, { stock: 30 });
+    const ample = await createProduct(products.url, seller, { stock: 50 });
+    const orderIds = Array.from({ length: 100 }, () => randomUUID());
+
+    const responses = await Promise.all(
+      orderIds.map((orderId, i) => {
+        const lines = [
+          { productId: scarce.id, quantity: 1 },
+          { productId: ample.id, quantity: 1 },
+        ];
+        return reserve(orderId, i % 2 ? lines : lines.reverse());
+      }),
+    );
+
+    const reserved = responses.filter((response) => response.body.status === 'reserved');
+    expect(reserved).toHaveLength(30);
+    expect(reserved.every((response) => response.body.lines.length === 2)).toBe(true);
+    expect([await stockOf(scarce.id), await stockOf(ample.id)]).toEqual([0, 20]);
+    const rows = await products.em().find(Reservation, { orderId: { $in: orderIds } });
+    expect(rows.filter((row) => row.status === 'reserved')).toHaveLength(30);
+    expect(rows.filter((row) => row.status === 'rejected')).toHaveLength(70);
+  });
 });
 
 describe('POST /internal/reservations/:orderId/release', () => {

@@ -4,109 +4,27 @@ import type {
   ReserveRequest,
   ReserveResponse,
   ReservedLine,
-  ShortLine,
 } from '@sidecart/contracts';
-import { Reservation } from './reservation.entity.ts';
-
-/** Thrown inside the transaction to undo the decrements of a reservation that cannot be whole. */
-class ShortReservation extends Error {
-  readonly shortLines: ShortLine[];
-  constructor(shortLines: ShortLine[]) {
-    super('short');
-    this.shortLines = shortLines;
-  }
-}
-
-/** Thrown when the order's reservation row exists already: undo, and answer what it says. */
-class AlreadyDecided extends Error {}
+import { findReservation, insertReservation, type ReservationRow } from './reservations.queries.ts';
 
 /**
- * Reserves every line or none, once per order. Lines are decremented in product-id order, so two
- * reservations never wait on each other's rows in opposite orders (no deadlocks); then the
- * reservation row is inserted, and its primary key decides between concurrent retries of one
- * order: the one that finds it taken rolls its decrements back and answers what the first
- * decided. The row goes last so that a hot product's row lock is held for as short as possible.
- * No lookup comes first: retries are rare, and the insert finds them anyway.
+ * Reserves every line or none, once per order: one statement decides, records and takes
+ * (reservations.queries.ts). When the order already had a reservation (a retry, or a release
+ * that came first), it answers what that reservation says.
  */
 export async function reserveStock(
   em: EntityManager,
   request: ReserveRequest,
 ): Promise<ReserveResponse> {
-  const lines = [...request.lines].sort((a, b) => a.productId.localeCompare(b.productId));
-  try {
-    return await em.transactional(async (tx) => {
-      const reserved = await takeStock(tx, lines);
-      const claimed = await tx.execute(
-        `insert into reservations (order_id, status, lines, short_lines, created_at)
-         values (?, 'reserved', ?, '[]', now()) on conflict (order_id) do nothing returning order_id`,
-        [request.orderId, JSON.stringify(reserved)],
-      );
-      if (claimed.length === 0) throw new AlreadyDecided();
-      return { status: 'reserved' as const, orderId: request.orderId, lines: reserved };
-    });
-  } catch (error) {
-    if (error instanceof ShortReservation) return rejectReservation(em, request, error.shortLines);
-    if (error instanceof AlreadyDecided) {
-      return answerOf((await findReservation(em, request.orderId))!, request);
-    }
-    throw error;
-  }
+  const decided = await insertReservation(em, request);
+  if (decided) return answerOf(request, decided);
+  // The row exists: the insert that found it waited for it to commit.
+  return answerOf(request, (await findReservation(em, request.orderId))!);
 }
 
-/** Records the refusal, unless a concurrent retry decided first: then its answer stands. */
-async function rejectReservation(
-  em: EntityManager,
-  request: ReserveRequest,
-  shortLines: ShortLine[],
-): Promise<ReserveResponse> {
-  const claimed = await em.execute(
-    `insert into reservations (order_id, status, lines, short_lines, created_at)
-     values (?, 'rejected', '[]', ?, now()) on conflict (order_id) do nothing returning order_id`,
-    [request.orderId, JSON.stringify(shortLines)],
-  );
-  if (claimed.length === 0) return answerOf((await findReservation(em, request.orderId))!, request);
-  return { status: 'rejected', orderId: request.orderId, shortLines };
-}
-
-const findReservation = (em: EntityManager, orderId: string) =>
-  em.fork().findOne(Reservation, { orderId });
-
-/** One conditional decrement per line; throws ShortReservation naming every line that is short. */
-async function takeStock(
-  em: EntityManager,
-  lines: ReserveRequest['lines'],
-): Promise<ReservedLine[]> {
-  const reserved: ReservedLine[] = [];
-  const short: ShortLine[] = [];
-  for (const { productId, quantity } of lines) {
-    const [taken] = await em.execute<{ price_cents: number; currency: string }[]>(
-      `update products set stock = stock - ?, version = version + 1, updated_at = now()
-       where id = ? and stock >= ? and status = 'active' returning price_cents, currency`,
-      [quantity, productId, quantity],
-    );
-    if (taken) {
-      reserved.push({
-        productId,
-        quantity,
-        priceCents: taken.price_cents,
-        currency: taken.currency,
-      });
-      continue;
-    }
-    const [row] = await em.execute<{ stock: number; status: string }[]>(
-      'select stock, status from products where id = ?',
-      [productId],
-    );
-    const available = row?.status === 'active' ? row.stock : 0;
-    short.push({ productId, requested: quantity, available });
-  }
-  if (short.length > 0) throw new ShortReservation(short);
-  return reserved;
-}
-
-/** What a retry is told: the first answer, from the row. */
-function answerOf(reservation: Reservation, request: ReserveRequest): ReserveResponse {
-  const { orderId } = reservation;
+/** The answer a reservation row gives, to the first call and every retry alike. */
+function answerOf(request: ReserveRequest, reservation: ReservationRow): ReserveResponse {
+  const { orderId } = request;
   if (reservation.status === 'reserved' || reservation.status === 'released') {
     return { status: 'reserved', orderId, lines: reservation.lines };
   }

@@ -1,34 +1,60 @@
-import type * as DaprSdkModule from '@dapr/dapr';
-import type { DaprClient, HttpMethod, LoggerService } from '@dapr/dapr';
+import type { HttpMethod } from '@dapr/dapr/enum/HttpMethod.enum.js';
+import type { LoggerService } from '@dapr/dapr/types/logger/LoggerService.js';
 import type { Logger } from '../logger.ts';
 import type { DaprClientOptions, StateItem } from './client.ts';
+import {
+  loadDaprHttpSdk,
+  type DaprHttpSdk,
+  type HTTPClientInvoker,
+  type HTTPClientPubSub,
+  type HTTPClientState,
+} from './sdk-http.ts';
 
-export type DaprSdk = typeof DaprSdkModule;
+/** What DaprClient (HTTP) offers of the building blocks the adapter uses. */
+export interface SdkClient {
+  invoker: HTTPClientInvoker;
+  state: HTTPClientState;
+  pubsub: HTTPClientPubSub;
+  /** Destroys the SDK's keep-alive agents (static: shared by every client in the process). */
+  stop(): Promise<void>;
+}
 
 /**
- * The SDK and one HTTP client, loaded on the first call rather than at start-up: @dapr/dapr brings
- * grpc-js, protobufjs and express even for HTTP (about 25 MiB resident and 300 ms), which a
- * replica that has not talked to Dapr yet need not carry.
+ * The SDK's HTTP client, loaded on the first call rather than at start-up, and built as
+ * DaprClient builds it for HTTP, from the SDK's own classes but without its index (sdk-http.ts):
+ * a replica that has talked to Dapr carries node-fetch and these classes, not grpc-js,
+ * protobufjs and express.
  */
 export async function connectSdk(
   options: DaprClientOptions,
-): Promise<{ sdk: DaprSdk; client: DaprClient }> {
-  const sdk = await import('@dapr/dapr');
-  const client = new sdk.DaprClient({
-    daprHost: options.host,
-    daprPort: String(options.port),
-    communicationProtocol: sdk.CommunicationProtocolEnum.HTTP,
-    daprApiToken: options.apiToken,
-    // Capped at Info: the SDK's verbose/debug lines print request headers, the API token included.
-    logger: { level: sdk.LogLevel.Info, service: sdkLogger(options.logger) },
-  });
+): Promise<{ sdk: DaprHttpSdk; client: SdkClient }> {
+  const sdk = loadDaprHttpSdk();
+  const http = new sdk.HTTPClient(
+    sdk.getClientOptions(
+      {
+        daprHost: options.host,
+        daprPort: String(options.port),
+        daprApiToken: options.apiToken,
+        // Capped at Info: the SDK's verbose/debug lines print request headers, the API token included.
+        logger: { level: sdk.LogLevel.Info, service: sdkLogger(options.logger) },
+      },
+      sdk.CommunicationProtocolEnum.HTTP,
+      undefined,
+    ),
+  );
+  const client: SdkClient = {
+    invoker: new sdk.HTTPClientInvoker(http),
+    state: new sdk.HTTPClientState(http),
+    pubsub: new sdk.HTTPClientPubSub(http),
+    stop: () => http.stop(),
+  };
   return { sdk, client };
 }
 
 /** The SDK drops string concurrency values silently; it wants its numeric enum (docs/dapr-behaviour.md §7). */
 export function toSdkItem(
   { key, value, etag, concurrency, ttlInSeconds }: StateItem,
-  { StateConcurrencyEnum, StateConsistencyEnum }: DaprSdk,
+  { StateConcurrencyEnum, StateConsistencyEnum }: DaprHttpSdk,
 ) {
   const concurrencies = {
     'first-write': StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE,

@@ -4,7 +4,6 @@ import {
   createRateLimits,
   daprSubscriptions,
   databaseCheck,
-  ormRequestContext,
   type Logger,
   type MikroORM,
   type TokenVerifier,
@@ -39,7 +38,6 @@ export function buildApp({ config, orm, logger, verify, cache }: ProductsAppDeps
     logger,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     readiness: { database: databaseCheck(orm) },
-    middleware: [ormRequestContext(orm)],
     routers: [
       productsRoutes({ orm, verify, cache, writeGuards }),
       internalRoutes({

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { MikroORM } from '@sidecart/chassis';
+import { ormRequestContext, type MikroORM } from '@sidecart/chassis';
 import { lookupRequest, reserveRequest } from '@sidecart/contracts';
 import { z } from 'zod';
 import { lookupProducts } from '../products/products.queries.ts';
@@ -29,21 +29,23 @@ export function internalRoutes({
   const em = () => orm.em as EntityManager;
   const router = new Router({ prefix: '/internal' });
   router.use(requireInternalCaller(appApiToken, callerAppId));
+  const withOrm = ormRequestContext(orm);
 
+  // One statement on the ORM's pool: no request context (identity map) to build.
   router.post('/reservations', async (ctx) => {
     const answer = await reserveStock(em(), reserveRequest.parse(ctx.request.body));
     if (answer.status === 'reserved') answer.lines.forEach((line) => cache.forget(line.productId));
     ctx.body = answer;
   });
 
-  router.post('/reservations/:orderId/release', async (ctx) => {
+  router.post('/reservations/:orderId/release', withOrm, async (ctx) => {
     const orderId = z.uuid().parse(ctx.params.orderId);
     const answer = await releaseStock(em(), orderId);
     answer.lines.forEach((line) => cache.forget(line.productId));
     ctx.body = answer;
   });
 
-  router.post('/products/lookup', async (ctx) => {
+  router.post('/products/lookup', withOrm, async (ctx) => {
     const { ids } = lookupRequest.parse(ctx.request.body);
     ctx.body = await lookupProducts(em(), ids);
   });

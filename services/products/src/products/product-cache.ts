@@ -51,6 +51,13 @@ export function startProductCache(options: {
     dispose: (seq) => void (forgottenUpTo = Math.max(forgottenUpTo, seq)),
   });
   let forgottenUpTo = 0;
+  const isUnchangedSince = (id: string, startedAt: number) =>
+    (changedAt.get(id) ?? 0) <= startedAt && forgottenUpTo <= startedAt;
+  /** Loads in flight, so that a burst of readers of one uncached product makes one query. */
+  const loading = new Map<
+    string,
+    { startedAt: number; product: Promise<CachedProduct | undefined> }
+  >();
   let isLive = false;
   let isClosed = false;
   let client: pg.Client | undefined;
@@ -109,11 +116,22 @@ export function startProductCache(options: {
         return cached;
       }
       counts.misses += 1;
+      // Readers of a product that is being loaded share that load, unless it changed since the
+      // load began: then the load's answer may predate the change, and this reader loads anew.
+      const pending = loading.get(id);
+      if (pending && isUnchangedSince(id, pending.startedAt)) return pending.product;
       const startedAt = sequence;
-      const loaded = await load();
-      const isUnchanged = (changedAt.get(id) ?? 0) <= startedAt && forgottenUpTo <= startedAt;
-      if (loaded && isLive && isUnchanged) entries.set(id, loaded);
-      return loaded;
+      const product = load().then((loaded) => {
+        if (loaded && isLive && isUnchangedSince(id, startedAt)) entries.set(id, loaded);
+        return loaded;
+      });
+      const flight = { startedAt, product };
+      loading.set(id, flight);
+      try {
+        return await product;
+      } finally {
+        if (loading.get(id) === flight) loading.delete(id);
+      }
     },
     forget,
     stats: () => ({ ...counts, isLive }),

@@ -86,9 +86,11 @@ export type CreateProductInput = z.output<typeof createProductBody>;
 export type ProductChanges = z.output<typeof patchProductBody>;
 export type ListProductsQuery = z.output<typeof listProductsQuery>;
 
+const productId = z.uuid();
+
 /** An id that is not a UUID names no product: 404, never a database cast error. */
 export function parseProductId(raw: string | undefined): string {
-  const parsed = z.uuid().safeParse(raw);
+  const parsed = productId.safeParse(raw);
   if (!parsed.success) throw notFound('product');
   return parsed.data;
 }

@@ -8,6 +8,19 @@ import type { Order } from './order.entity.ts';
 // a read back, and change sets to compute (ADR 0014). Everything else about orders goes through
 // the unit of work.
 
+interface Pool {
+  query(sql: string, params: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * Runs on the ORM's own pool (with its broken-connection eviction) with the values sent as bind
+ * parameters: the ORM's `execute` would first inline and escape every value in JavaScript.
+ */
+async function query(em: EntityManager, sql: string, params: unknown[]): Promise<unknown[]> {
+  const pool = (await em.getConnection().getNativeClient()) as Pool;
+  return (await pool.query(sql, params)).rows;
+}
+
 /**
  * Inserts a new pending order and, with an Idempotency-Key, the key's record first, in one
  * statement: false (and no order) when the user's key is taken. A concurrent twin's insert waits
@@ -19,31 +32,19 @@ export async function insertPendingOrder(
   idempotency?: { key: string; hash: string },
 ): Promise<boolean> {
   const columns = `insert into orders (id, user_id, status, lines, sweep_at, created_at, updated_at, version)`;
-  const row = [JSON.stringify(order.lines), order.sweepAt, order.createdAt, order.updatedAt];
+  const values = `$1::uuid, $2::uuid, 'pending', $3::jsonb, $4::timestamptz, $5::timestamptz, $5, 1`;
+  const row = [order.id, order.userId, JSON.stringify(order.lines), order.sweepAt, order.createdAt];
   if (!idempotency) {
-    await em.execute(`${columns} values (?, ?, 'pending', ?::jsonb, ?, ?, ?, 1)`, [
-      order.id,
-      order.userId,
-      ...row,
-    ]);
+    await query(em, `${columns} values (${values})`, row);
     return true;
   }
-  const inserted = await em.execute(
+  const inserted = await query(
+    em,
     `with claimed as (
        insert into idempotency_records (user_id, key, request_hash, order_id, created_at)
-       values (?, ?, ?, ?, ?) on conflict (user_id, key) do nothing returning order_id)
-     ${columns}
-     select order_id, ?::uuid, 'pending', ?::jsonb, ?::timestamptz, ?::timestamptz, ?::timestamptz, 1
-     from claimed returning id`,
-    [
-      order.userId,
-      idempotency.key,
-      idempotency.hash,
-      order.id,
-      order.createdAt,
-      order.userId,
-      ...row,
-    ],
+       values ($2, $6, $7, $1, $5) on conflict (user_id, key) do nothing returning order_id)
+     ${columns} select ${values} from claimed returning id`,
+    [...row, idempotency.key, idempotency.hash],
   );
   return inserted.length === 1;
 }
@@ -61,6 +62,8 @@ export async function settleUntouchedOrder(
   event: OutboxRow | undefined,
 ): Promise<boolean> {
   const settled = [
+    order.id,
+    fromVersion,
     order.status,
     JSON.stringify(order.lines),
     order.totalCents ?? null,
@@ -68,27 +71,25 @@ export async function settleUntouchedOrder(
     order.shortLines ? JSON.stringify(order.shortLines) : null,
     order.reason ?? null,
     order.updatedAt,
-    order.id,
-    fromVersion,
     JSON.stringify(answer),
   ];
   const recorded = event
     ? `, recorded as (
          insert into outbox_events (id, topic, data, traceparent, created_at, next_attempt_at)
-         select ?::uuid, ?, ?::jsonb, ?, ?::timestamptz, ?::timestamptz from settled)`
+         select $11::uuid, $12, $13::jsonb, $14, now(), now() from settled)`
     : '';
-  const now = new Date();
-  const rows = await em.execute(
+  const rows = await query(
+    em,
     `with settled as (
-       update orders set status = ?, lines = ?::jsonb, total_cents = ?, currency = ?,
-         short_lines = ?::jsonb, reason = ?, updated_at = ?, version = version + 1
-       where id = ? and status = 'pending' and version = ? returning id),
+       update orders set status = $3, lines = $4::jsonb, total_cents = $5, currency = $6,
+         short_lines = $7::jsonb, reason = $8, updated_at = $9, version = version + 1
+       where id = $1 and status = 'pending' and version = $2 returning id),
      answered as (
-       update idempotency_records set answer = ?::json
+       update idempotency_records set answer = $10::json
        where order_id in (select id from settled))${recorded}
      select id from settled`,
     event
-      ? [...settled, event.id, event.topic, JSON.stringify(event.data), event.traceparent, now, now]
+      ? [...settled, event.id, event.topic, JSON.stringify(event.data), event.traceparent]
       : settled,
   );
   return rows.length === 1;

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../logger.ts';
 
@@ -34,7 +34,21 @@ function continueTrace(incoming: string): string {
   const match = traceparentPattern.exec(incoming);
   // W3C Trace Context: an all-zero trace id or parent id makes the whole header invalid.
   const isValid = match && !/^0+$/.test(match[1]!) && !/^0+$/.test(match[2]!);
-  const traceId = isValid ? match[1] : randomBytes(16).toString('hex');
+  const traceId = isValid ? match[1] : randomHex(16);
   const flags = isValid ? match[3] : '01';
-  return `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
+  return `00-${traceId}-${randomHex(8)}-${flags}`;
+}
+
+// Ids come from a pool of random bytes refilled 4 KiB at a time (as randomUUID does): a call into
+// the CSPRNG per request cost more than all the rest of a cached product read.
+const pool = Buffer.alloc(4096);
+let used = pool.length;
+
+function randomHex(bytes: number): string {
+  if (used + bytes > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  used += bytes;
+  return pool.toString('hex', used - bytes, used);
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { inheritedEnv, repoRoot } from '../src/stack/config.ts';
+import { residentBytes } from '../src/stack/memory.ts';
 import { freePort } from '../src/stack/ports.ts';
 import { isAlive, waitUntil } from '../src/stack/processes.ts';
 import { readStackFile } from '../src/stack/stack-file.ts';
@@ -78,6 +79,10 @@ describe('npm start', () => {
   test('after a SIGKILLed supervisor the replicas drain themselves, then PostgreSQL stops and stack.json goes', async () => {
     const running = await spawnStack(dataDir, servicesDir, ['--replicas', '2']);
     const stack = await running.ready();
+
+    // The watchdog is a shell loop until it is needed, not a Node process idling beside PostgreSQL.
+    const watchdogBytes = residentBytes(stack.postgres!.watchdogPid);
+    if (watchdogBytes !== undefined) expect(watchdogBytes).toBeLessThan(16 * 1024 * 1024);
 
     running.child.kill('SIGKILL');
     await running.exited;

@@ -83,7 +83,8 @@ export async function spawnPostmaster(
   return child;
 }
 
-const watchdogScript = fileURLToPath(new URL('./watchdog.ts', import.meta.url));
+const watchdogScript = fileURLToPath(new URL('./watchdog.sh', import.meta.url));
+const cleanUpScript = fileURLToPath(new URL('./watchdog.ts', import.meta.url));
 
 export interface WatchdogOptions {
   /** The owner's data folder, whose stack.json names the replicas to wait for. */
@@ -92,14 +93,17 @@ export interface WatchdogOptions {
   remove?: string;
 }
 
-/** Stops the postmaster if this process dies without stopping it (see watchdog.ts). */
+/**
+ * Stops the postmaster if this process dies without stopping it: a shell loop watches
+ * (watchdog.sh), then runs watchdog.ts to clean up.
+ */
 export function spawnWatchdog(postmasterPid: number, logFile: string, options: WatchdogOptions) {
-  const args = ['--postmaster', String(postmasterPid)];
-  if (options.stackDir) args.push('--stack-dir', options.stackDir);
-  if (options.remove) args.push('--remove', options.remove);
+  const cleanUp = [process.execPath, cleanUpScript, '--postmaster', String(postmasterPid)];
+  if (options.stackDir) cleanUp.push('--stack-dir', options.stackDir);
+  if (options.remove) cleanUp.push('--remove', options.remove);
   const log = openSync(logFile, 'a', privateFileMode);
   // Detached: a Ctrl-C meant for the supervisor must not stop it.
-  const child = spawn(process.execPath, [watchdogScript, ...args], {
+  const child = spawn('/bin/sh', [watchdogScript, String(postmasterPid), ...cleanUp], {
     detached: true,
     stdio: ['ignore', log, log],
   });

@@ -4,38 +4,34 @@ import { stopPostmaster } from './process.ts';
 import { isAlive, waitUntil } from '../stack/processes.ts';
 import { readStackFile, removeStackFile } from '../stack/stack-file.ts';
 
-// Runs beside every embedded postmaster, a child of the process that started it (the supervisor
-// of `npm start`, a jest run). The postmaster is detached, so a SIGKILLed owner cannot take it
-// along: this notices that its parent is gone, lets the owner's replicas finish draining (they
-// still use the database), stops PostgreSQL and removes the owner's stack.json, as its own
-// shutdown would have. Exits when the postmaster stops for any other reason.
+// The second half of the watchdog beside every embedded postmaster: watchdog.sh, which watches,
+// becomes this (exec) once the process that started PostgreSQL (the supervisor of `npm start`,
+// a jest run) is gone. The postmaster is detached, so a SIGKILLed owner cannot take it along:
+// this lets the owner's replicas finish draining (they still use the database), stops
+// PostgreSQL and removes the owner's stack.json, as its own shutdown would have.
 const { values } = parseArgs({
   options: {
     postmaster: { type: 'string' },
+    owner: { type: 'string' },
     'stack-dir': { type: 'string' },
     remove: { type: 'string' },
   },
 });
 const postmaster = Number(values.postmaster);
-const owner = process.ppid;
+const owner = Number(values.owner);
 /** The replicas' orphan guard notices in a second; their drain takes up to SHUTDOWN_GRACE_MS. */
 const replicaDrainMs = 20_000;
 
 const note = (message: string) =>
   console.log(`${new Date().toISOString()} [dev watchdog] LOG:  ${message}`);
 
-const timer = setInterval(() => {
-  if (!isAlive(postmaster)) process.exit(0);
-  if (process.ppid === owner) return;
-  clearInterval(timer);
-  void cleanUp().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      note(`could not stop PostgreSQL: ${String(error)}`);
-      process.exit(1);
-    },
-  );
-}, 500);
+await cleanUp().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    note(`could not stop PostgreSQL: ${String(error)}`);
+    process.exit(1);
+  },
+);
 
 async function cleanUp(): Promise<void> {
   const stackDir = values['stack-dir'];

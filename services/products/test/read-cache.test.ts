@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import pg from 'pg';
 import { eventually } from '@sidecart/chassis/testing';
-import type { CachedProduct } from '../src/products/product-cache.ts';
+import { silentLogger } from '@sidecart/chassis/testing';
+import { startProductCache, type CachedProduct } from '../src/products/product-cache.ts';
 import { createProduct, startProducts, userWith, type ProductsUnderTest } from './support.ts';
 
 let products: ProductsUnderTest;
@@ -24,12 +25,30 @@ function gatedLoad(product: CachedProduct) {
   return { load, open };
 }
 
-const productNamed = (name: string): CachedProduct => ({
+const productNamed = (name: string, version = 1): CachedProduct => ({
   sellerId: randomUUID(),
   status: 'active',
-  version: 1,
+  version,
   body: JSON.stringify({ name }),
 });
+
+/** A cache of its own on the test database, with a clock the test moves. */
+async function cacheWithClock() {
+  const clock = { now: 0 };
+  const cache = startProductCache({
+    databaseUrl: products.databaseUrl,
+    maxEntries: 100,
+    logger: silentLogger(),
+    maxStaleMs: 250,
+    now: () => clock.now,
+  });
+  await eventually('the cache to listen', () => cache.stats().isLive, 5000);
+  return { cache, clock };
+}
+
+const never = async (): Promise<CachedProduct | undefined> => {
+  throw new Error('this read should have been served from memory');
+};
 
 describe('the product read cache', () => {
   test('a burst of reads of an uncached product loads it once', async () => {
@@ -59,6 +78,71 @@ describe('the product read cache', () => {
     expect((await late)?.body).toBe('{"name":"after the change"}');
     const next = await products.cache.read(id, async () => undefined);
     expect(next?.body).toBe('{"name":"after the change"}');
+  });
+
+  test('a changed product is served from memory while one reload replaces it', async () => {
+    const { cache, clock } = await cacheWithClock();
+    try {
+      const id = randomUUID();
+      await cache.read(id, async () => productNamed('v1', 1));
+      cache.changed(id);
+      const reload = gatedLoad(productNamed('v2', 2));
+
+      clock.now = 10;
+      const during = await Promise.all(
+        Array.from({ length: 10 }, () => cache.read(id, reload.load)),
+      );
+      reload.open();
+      await eventually(
+        'the reload to be stored',
+        async () => (await cache.read(id, never))?.version === 2,
+        1000,
+      );
+
+      expect(during.map((product) => product?.version)).toEqual(Array(10).fill(1));
+      expect(reload.load).toHaveBeenCalledTimes(1);
+      expect(cache.stats().misses).toBe(1);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  test('a changed product is not served once its window has passed: the reader waits for the load', async () => {
+    const { cache, clock } = await cacheWithClock();
+    try {
+      const id = randomUUID();
+      await cache.read(id, async () => productNamed('v1', 1));
+      cache.changed(id);
+
+      clock.now = 250;
+      const read = await cache.read(id, async () => productNamed('v2', 2));
+
+      expect(read?.version).toBe(2);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  test('under a stream of changes, one reload per half window', async () => {
+    const { cache, clock } = await cacheWithClock();
+    try {
+      const id = randomUUID();
+      let version = 1;
+      const load = jest.fn(async () => productNamed(`v${version}`, version));
+      await cache.read(id, load);
+
+      // A change and a read every millisecond for a second: a flash sale on one product.
+      for (clock.now = 1; clock.now <= 1000; clock.now += 1) {
+        version += 1;
+        cache.changed(id);
+        const product = await cache.read(id, load);
+        expect(version - product!.version).toBeLessThan(250);
+      }
+
+      expect(load.mock.calls.length).toBeLessThanOrEqual(1 + 1000 / 125);
+    } finally {
+      await cache.close();
+    }
   });
 
   test('serves a cached product, 200 and 304, while PostgreSQL would keep any query waiting', async () => {

@@ -34,14 +34,14 @@ export function internalRoutes({
   // One statement on the ORM's pool: no request context (identity map) to build.
   router.post('/reservations', async (ctx) => {
     const answer = await reserveStock(em(), reserveRequest.parse(ctx.request.body));
-    if (answer.status === 'reserved') answer.lines.forEach((line) => cache.forget(line.productId));
+    if (answer.status === 'reserved') answer.lines.forEach((line) => cache.changed(line.productId));
     ctx.body = answer;
   });
 
   router.post('/reservations/:orderId/release', withOrm, async (ctx) => {
     const orderId = z.uuid().parse(ctx.params.orderId);
     const answer = await releaseStock(em(), orderId);
-    answer.lines.forEach((line) => cache.forget(line.productId));
+    answer.lines.forEach((line) => cache.changed(line.productId));
     ctx.body = answer;
   });
 

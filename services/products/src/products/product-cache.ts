@@ -20,29 +20,48 @@ export interface ProductCache {
   ): Promise<CachedProduct | undefined>;
   /** Forgets a product at once (this replica's own writes, before their notification arrives). */
   forget(id: string): void;
-  stats(): { hits: number; misses: number; bypasses: number; isLive: boolean };
+  /**
+   * Someone changed the product: the entry may still be served for `maxStaleMs` while one
+   * reload replaces it (how notifications and reservations invalidate).
+   */
+  changed(id: string): void;
+  stats(): { hits: number; staleHits: number; misses: number; bypasses: number; isLive: boolean };
   close(): Promise<void>;
 }
 
 export const productChangesChannel = 'products_changed';
 
+interface Entry {
+  product: CachedProduct;
+  /** When the first change it does not show was seen; unset while it is current. */
+  changedAt?: number;
+  /** When a reader last started a reload of it because it had changed. */
+  reloadedAt?: number;
+}
+
 /**
  * An in-process cache of product reads, kept true across replicas by PostgreSQL LISTEN/NOTIFY:
  * a trigger notifies `products_changed` with the id when a product row changes, on commit, and
- * every replica drops that entry (ADR 0011). While the listening connection is down nothing is
- * served from or stored in memory, and on reconnect everything is dropped (notifications may have
- * been missed). A read that raced a change — loaded before the change committed, returned after
- * its notification — is not stored: each change gets a sequence number, and a load stores only if
- * no change of its product (or an unknown one) was seen since the load started.
+ * every replica marks that entry changed (ADR 0011). A changed entry is still served for at most
+ * `maxStaleMs` after the change, while one reload replaces it: a product reserved a thousand
+ * times a second is then read from PostgreSQL a few times a second, not once per read, and every
+ * change is visible within `maxStaleMs` plus a query. While the listening connection is down
+ * nothing is served from or stored in memory, and on reconnect everything is dropped
+ * (notifications may have been missed). A load that raced a change — loaded before the change
+ * committed, returned after its notification — is stored as changed since the load began: each
+ * change gets a sequence number, compared with the one a load started at.
  */
 export function startProductCache(options: {
   databaseUrl: string;
   maxEntries: number;
   logger: Logger;
   retryDelayMs?: number;
+  /** How long a changed entry may still be served while it is reloaded (the ADR allows 1 s). */
+  maxStaleMs?: number;
+  now?: () => number;
 }): ProductCache {
-  const { logger, maxEntries } = options;
-  const entries = new LRUCache<string, CachedProduct>({ max: Math.max(maxEntries, 1) });
+  const { logger, maxEntries, maxStaleMs = 250, now = Date.now } = options;
+  const entries = new LRUCache<string, Entry>({ max: Math.max(maxEntries, 1) });
   let sequence = 0;
   /** Sequence of the last change of each recently changed product. */
   const changedAt = new LRUCache<string, number>({
@@ -62,18 +81,51 @@ export function startProductCache(options: {
   let isClosed = false;
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
-  const counts = { hits: 0, misses: 0, bypasses: 0 };
+  const counts = { hits: 0, staleHits: 0, misses: 0, bypasses: 0 };
 
   const forget = (id: string) => {
     sequence += 1;
     changedAt.set(id, sequence);
     entries.delete(id);
   };
+  const changed = (id: string) => {
+    sequence += 1;
+    changedAt.set(id, sequence);
+    const entry = entries.peek(id);
+    if (entry) entry.changedAt ??= now();
+  };
   const forgetAll = () => {
     sequence += 1;
     forgottenUpTo = sequence;
     entries.clear();
   };
+
+  /** Loads a product and stores it: current, or changed since the load began. */
+  async function loadShared(id: string, load: () => Promise<CachedProduct | undefined>) {
+    const startedAt = sequence;
+    const startedTime = now();
+    const product = load().then((loaded) => {
+      if (!isLive) return loaded;
+      const stored = entries.peek(id);
+      const isNewer = !stored || (loaded !== undefined && stored.product.version <= loaded.version);
+      if (!loaded) entries.delete(id);
+      else if (isUnchangedSince(id, startedAt)) {
+        if (isNewer) entries.set(id, { product: loaded, reloadedAt: stored?.reloadedAt });
+      } else if (stored?.changedAt !== undefined && isNewer) {
+        // A load that raced a change still replaces a changed entry, as changed when it began.
+        // It never replaces a current entry, nor stores after a `forget` (read-your-writes).
+        entries.set(id, { product: loaded, changedAt: startedTime, reloadedAt: stored.reloadedAt });
+      }
+      return loaded;
+    });
+    const flight = { startedAt, product };
+    loading.set(id, flight);
+    try {
+      return await product;
+    } finally {
+      if (loading.get(id) === flight) loading.delete(id);
+    }
+  }
 
   async function listen(): Promise<void> {
     if (isClosed || maxEntries === 0) return;
@@ -89,7 +141,7 @@ export function startProductCache(options: {
       retry = setTimeout(() => void listen(), options.retryDelayMs ?? 1000);
     };
     client = next;
-    next.on('notification', (message) => message.payload && forget(message.payload));
+    next.on('notification', (message) => message.payload && changed(message.payload));
     next.on('error', lost);
     next.on('end', () => lost());
     try {
@@ -110,29 +162,29 @@ export function startProductCache(options: {
         counts.bypasses += 1;
         return load();
       }
-      const cached = entries.get(id);
-      if (cached) {
+      const entry = entries.get(id);
+      if (entry && entry.changedAt === undefined) {
         counts.hits += 1;
-        return cached;
+        return entry.product;
+      }
+      if (entry && now() - entry.changedAt! < maxStaleMs) {
+        counts.staleHits += 1;
+        // One reload at a time, and under a stream of changes one per half window at most.
+        const sinceReload = now() - (entry.reloadedAt ?? -Infinity);
+        if (!loading.has(id) && sinceReload >= maxStaleMs / 2) {
+          entry.reloadedAt = now();
+          loadShared(id, load).catch(() => {}); // the next reader tries again
+        }
+        return entry.product;
       }
       counts.misses += 1;
       // Readers of a product that is being loaded share that load, unless it changed since the
       // load began: then the load's answer may predate the change, and this reader loads anew.
       const pending = loading.get(id);
       if (pending && isUnchangedSince(id, pending.startedAt)) return pending.product;
-      const startedAt = sequence;
-      const product = load().then((loaded) => {
-        if (loaded && isLive && isUnchangedSince(id, startedAt)) entries.set(id, loaded);
-        return loaded;
-      });
-      const flight = { startedAt, product };
-      loading.set(id, flight);
-      try {
-        return await product;
-      } finally {
-        if (loading.get(id) === flight) loading.delete(id);
-      }
+      return loadShared(id, load);
     },
+    changed,
     forget,
     stats: () => ({ ...counts, isLive }),
     async close() {
@@ -146,17 +198,20 @@ export function startProductCache(options: {
   };
 }
 
-/** `products_cache_reads{result=hit|miss|bypass}` on /metrics. */
+/** `products_cache_reads{result=hit|stale|miss|bypass}` on /metrics. */
 export function registerCacheMetrics(registry: Registry, cache: ProductCache): void {
   registry.registerMetric(
     new Gauge({
       name: 'products_cache_reads',
-      help: 'Product reads since start: from memory (hit), loaded (miss), cache not live (bypass)',
+      help:
+        'Product reads since start: from memory (hit), from memory while reloading a changed ' +
+        'product (stale), loaded (miss), cache not live (bypass)',
       labelNames: ['result'],
       registers: [],
       collect() {
-        const { hits, misses, bypasses } = cache.stats();
+        const { hits, staleHits, misses, bypasses } = cache.stats();
         this.set({ result: 'hit' }, hits);
+        this.set({ result: 'stale' }, staleHits);
         this.set({ result: 'miss' }, misses);
         this.set({ result: 'bypass' }, bypasses);
       },

@@ -18,6 +18,10 @@ export const usage = `Usage: npm start -- [options]   (or: node dev/src/start.ts
   --unhealthy-limit S                                               env SIDECART_UNHEALTHY_LIMIT
                      kill and restart a replica (with its sidecar)
                      unhealthy and silent on /healthz for S seconds (default 10)
+  --sidecar KIND     the sidecar beside each replica: dev (default,   env SIDECART_SIDECAR
+                     ours) or daprd (real daprd: npm run reference:build)
+  --daprd PATH       the daprd for --sidecar daprd (default: the one  env SIDECART_DAPRD
+                     npm run reference:build keeps in ~/.cache/sidecart)
   -h, --help         show this help
 
   Also read: LOG_LEVEL (replicas, default info), ADMIN_EMAIL / ADMIN_PASSWORD (the first admin;
@@ -29,6 +33,7 @@ const sources: Record<string, string> = {
   logLevel: 'LOG_LEVEL',
   postgresPort: '--pg-port / SIDECART_PG_PORT',
   unhealthyLimitSeconds: '--unhealthy-limit / SIDECART_UNHEALTHY_LIMIT',
+  sidecar: '--sidecar / SIDECART_SIDECAR',
   adminEmail: 'ADMIN_EMAIL',
   adminPassword: 'ADMIN_PASSWORD',
 };
@@ -53,6 +58,9 @@ const schema = z.object({
   adminEmail: z.email(),
   adminPassword: z.string().min(12),
   servicesDir: z.string().min(1),
+  sidecar: z.enum(['dev', 'daprd']),
+  /** Unset: SIDECART_DAPRD, then the cache (dev/src/reference/daprd-binary.ts). */
+  daprd: z.string().min(1).optional(),
 });
 
 export type DevConfig = Omit<z.output<typeof schema>, 'services'> & {
@@ -73,6 +81,8 @@ export function loadDevConfig(argv = process.argv.slice(2), env = process.env): 
       'pg-port': { type: 'string' },
       'unhealthy-limit': { type: 'string' },
       logs: { type: 'boolean' },
+      sidecar: { type: 'string' },
+      daprd: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -91,6 +101,8 @@ export function loadDevConfig(argv = process.argv.slice(2), env = process.env): 
     adminPassword: env.ADMIN_PASSWORD ?? 'admin-local-dev-password',
     // Lets the runtime's own tests stand fixture apps in for the real services.
     servicesDir: path.resolve(env.SIDECART_SERVICES_DIR ?? path.join(repoRoot, 'services')),
+    sidecar: values.sidecar ?? env.SIDECART_SIDECAR ?? 'dev',
+    daprd: values.daprd,
   });
   if (!result.success) {
     const problems = result.error.issues.map(

@@ -37,7 +37,7 @@ export const report = {
   output(replica: string, line: string) {
     console.log(`${paint('cyan', `[${replica}]`)} ${readableLogLine(line)}`);
   },
-  summary(stack: StackFile, ms: number) {
+  summary(stack: StackFile, ms: number, sidecar: 'dev' | 'daprd' = 'dev') {
     console.log(`\n${replicaTable(stack)}\n`);
     const routes = Object.entries(stack.services)
       .flatMap(([name, service]) => service.prefixes.map((prefix) => `${prefix} → ${name}`))
@@ -54,7 +54,9 @@ export const report = {
       ],
       [
         'dapr',
-        `dev sidecars read ${shortPath(componentsDir)}/ (DAPR column: their HTTP API ports)`,
+        sidecar === 'daprd'
+          ? `daprd sidecars read a local copy of ${shortPath(componentsDir)}/ (DAPR column: their HTTP API ports)`
+          : `dev sidecars read ${shortPath(componentsDir)}/ (DAPR column: their HTTP API ports)`,
       ],
       ['topology', shortPath(path.join(stack.dataDir, 'stack.json'))],
     ];

@@ -12,6 +12,11 @@ import { describeLiveStack, liveStack, readStackFile, removeStackFile } from './
 import { initialStackFile, recordStack, type StackRecorder } from './recorder.ts';
 import { Supervisor, type ServicePlan } from '../replicas/supervisor.ts';
 import { watchReplicas } from '../replicas/events.ts';
+import {
+  daprdSidecarScript,
+  startDaprdRuntime,
+  type DaprdRuntime,
+} from '../reference/daprd-runtime.ts';
 
 export interface RunningStack {
   /** Resolves with a reason if the stack can no longer work (PostgreSQL died). */
@@ -27,6 +32,8 @@ interface Parts {
   recorder?: StackRecorder;
   postgres?: PostgresServer;
   supervisor?: Supervisor;
+  /** `--sidecar daprd`: the Redis beside them. */
+  daprd?: DaprdRuntime;
 }
 
 /** Starts PostgreSQL, migrations, replicas and the ingress; cleans up after itself if one fails. */
@@ -56,7 +63,7 @@ export async function startStack(
   }
   const { recorder, supervisor } = parts as Required<Parts>;
   recorder.update({ state: 'running', ready: true });
-  report.summary(recorder.current, Date.now() - startedAt);
+  report.summary(recorder.current, Date.now() - startedAt, config.sidecar);
   return {
     failed: parts.postgres!.crashed.then((code) => `PostgreSQL exited unexpectedly (code ${code})`),
     stop: () => tearDown(config, parts),
@@ -99,11 +106,20 @@ async function bringUp(
 
   const postgres = await startDatabases(config, services, logsDir, parts, lap);
   const dapr = prepareDaprRuntime(config, postgres.url(daprDatabase));
+  if (config.sidecar === 'daprd') {
+    const options = { dataDir: config.dataDir, logsDir, daprd: config.daprd, dev: dapr };
+    parts.daprd = await startDaprdRuntime(options);
+    const { daprd, redis } = parts.daprd;
+    report.step(`daprd sidecars: ${daprd}; redis on ${redis.address} (pid ${redis.pid})`, lap());
+  }
+  const daprd = parts.daprd;
   const plans = services.map((service, index): ServicePlan => ({
     name: service.name,
     script: entries[index]!.main,
     env: { ...serviceEnv(service, config, postgres.url(service.database)), ...dapr.appEnv },
-    sidecar: { script: sidecarScript, env: dapr.sidecarEnv(service.name) },
+    sidecar: daprd
+      ? { script: daprdSidecarScript, env: daprd.sidecarEnv(service.name) }
+      : { script: sidecarScript, env: dapr.sidecarEnv(service.name) },
   }));
   await Promise.all(
     plans.map((plan, index) =>
@@ -190,6 +206,7 @@ async function tearDown(config: DevConfig, parts: Parts): Promise<void> {
   await parts.supervisor?.stop();
   parts.ingress?.closeAllConnections();
   await closed;
+  await parts.daprd?.stop();
   await parts.postgres?.stop();
   if (parts.recorder) removeStackFile(config.dataDir);
 }

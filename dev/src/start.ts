@@ -1,65 +1,21 @@
-import { loadDevConfig, usage, type DevConfig } from './stack/config.ts';
-import { report, shortPath } from './stack/console-report.ts';
-import { startStack, type RunningStack } from './stack/stack.ts';
+import { supervisorCompileCache, supervisorNodeFlags } from './stack/supervisor-node.ts';
 
-// `npm start`: the whole local stack in the foreground until Ctrl-C.
-const config = parseConfig();
-const interrupt = new AbortController();
-const stopRequested = Promise.withResolvers<void>();
-let firstSignalAt = 0;
-let stack: RunningStack | undefined;
-
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
-// A console piped into `head` or a closed terminal must not take the whole stack down.
-for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
-process.exit(await run(config));
-
-async function run(config: DevConfig): Promise<number> {
-  const services = config.services.length > 0 ? config.services.join(', ') : 'all services';
-  console.log(
-    `sidecart local runtime: ${services}, ${config.replicas} replica(s) each, data in ${shortPath(config.dataDir)}`,
+// `npm start`: the supervisor of the local stack (stack/main.ts). It idles beside the replicas
+// for hours, so it first becomes what they are: this process replaces itself (execve: same pid,
+// same arguments) with one that has Node's compile cache on — a process whose modules are all
+// cached never loads the TypeScript stripper, ~17 MiB resident — and a small young generation
+// (docs/decisions/0013-lean-processes.md). Nothing of the stack is imported before that: it
+// would be loaded for nothing.
+const settled = supervisorNodeFlags.every((flag) => process.execArgv.includes(flag));
+// process.execve is missing on Windows: there the supervisor runs as it was started.
+if (!settled && typeof process.execve === 'function') {
+  process.execve(
+    process.execPath,
+    // The caller's own flags (--import, --inspect…) after ours: theirs win.
+    [process.execPath, ...supervisorNodeFlags, ...process.execArgv, ...process.argv.slice(1)],
+    // eslint-disable-next-line no-restricted-properties -- passed on whole; config.ts reads it
+    { NODE_COMPILE_CACHE: supervisorCompileCache, ...process.env },
   );
-  try {
-    stack = await startStack(config, interrupt.signal);
-  } catch (error) {
-    if (interrupt.signal.aborted) {
-      report.note('start-up interrupted; everything is stopped');
-      return 130;
-    }
-    report.error((error as Error).message);
-    return 1;
-  }
-  const failure = await Promise.race([stopRequested.promise, stack.failed]);
-  if (failure) report.error(`${failure}; stopping the stack`);
-  console.log('\nStopping: ingress, then replicas (they drain), then postgres…');
-  const startedStopping = Date.now();
-  await stack.stop();
-  report.step('everything stopped', Date.now() - startedStopping);
-  return failure ? 1 : 0;
 }
 
-function onSignal(signal: NodeJS.Signals): void {
-  if (firstSignalAt === 0) {
-    firstSignalAt = Date.now();
-    interrupt.abort();
-    stopRequested.resolve();
-    return;
-  }
-  // `npm start` forwards the terminal's Ctrl-C, so one keypress can arrive twice.
-  if (Date.now() - firstSignalAt < 1000) return;
-  report.warn(`${signal} again: killing the replicas without waiting for them to drain`);
-  void stack?.kill();
-  setTimeout(() => process.exit(1), 5000).unref();
-}
-
-function parseConfig(): DevConfig {
-  try {
-    const config = loadDevConfig();
-    if (!config.help) return config;
-    console.log(usage);
-    process.exit(0);
-  } catch (error) {
-    console.error(`npm start: ${(error as Error).message}\n\n${usage}`);
-    process.exit(2);
-  }
-}
+await import('./stack/main.ts');

@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { inheritedEnv, repoRoot } from '../src/stack/config.ts';
+import { compileCacheDir, inheritedEnv, repoRoot } from '../src/stack/config.ts';
 import { residentBytes } from '../src/stack/memory.ts';
 import { freePort } from '../src/stack/ports.ts';
 import { isAlive, waitUntil } from '../src/stack/processes.ts';
 import { readStackFile } from '../src/stack/stack-file.ts';
+import { supervisorCompileCache, supervisorNodeFlags } from '../src/stack/supervisor-node.ts';
 import { temporaryDir } from './harness.ts';
 import { fixtureServicesDir, replicaPids, spawnStack } from './run-stack.ts';
 
@@ -45,6 +46,15 @@ describe('npm start', () => {
     });
     expect(statSync(echoed.env.AUTH_PRIVATE_KEY_FILE!).mode & 0o777).toBe(0o600);
     expect(stack.services.auth!.replicas.map((r) => r.state)).toEqual(['healthy', 'healthy']);
+    // start.ts re-executed itself (same pid) as a lean supervisor: a small young generation and,
+    // in its environment, the replicas' compile cache.
+    expect(stack.pid).toBe(running.child.pid);
+    expect(supervisorCompileCache).toBe(compileCacheDir);
+    if (existsSync(`/proc/${stack.pid}/cmdline`)) {
+      const cmdline = readFileSync(`/proc/${stack.pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline.slice(1, 1 + supervisorNodeFlags.length)).toEqual(supervisorNodeFlags);
+      expect(cmdline).toContain(path.join(repoRoot, 'dev/src/start.ts'));
+    }
 
     const second = await spawnStack(dataDir, servicesDir);
     expect(await second.exited).toBe(1);

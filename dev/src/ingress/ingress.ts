@@ -1,10 +1,14 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createForwarder, tooLarge } from './forward.ts';
 import { rawProblem, sendProblem } from './problem.ts';
 import { BodyTooLargeError, readBody, type RequestBody } from './request-body.ts';
 import { refuseRequest, requestTarget } from './request-target.ts';
 import type { Target } from '../replicas/supervisor.ts';
+
+// Not an ESM import: that reads node:http's lazy WebSocket export, which loads Node's bundled
+// undici beside the one the forwarder uses — some 14 MiB resident (see sidecar/node-http.ts).
+const http = process.getBuiltinModule('node:http');
 
 export interface Route {
   /** Matches the prefix itself and everything below it; forwarded unchanged. */
@@ -162,7 +166,7 @@ function isBelow(pathname: string, prefix: string): boolean {
   return pathname === prefix || pathname.startsWith(`${prefix}/`);
 }
 
-function listen(server: http.Server, port: number): Promise<void> {
+function listen(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EADDRINUSE') return reject(error);

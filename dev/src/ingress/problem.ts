@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+// Not an ESM import of node:http, which would load its bundled undici (see ingress.ts).
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export interface Problem {
   status: number;

@@ -5,7 +5,9 @@ import { freePort } from '../../src/stack/ports.ts';
 import {
   createSdkClient,
   startTestSidecar,
+  testDevOnly,
   testInternalToken,
+  testKnownDifference,
   type TestSidecar,
 } from './harness.ts';
 
@@ -85,32 +87,36 @@ describe('dev sidecar: API token, health, metadata', () => {
     expect(body.extended.team).toBe('checkout');
   });
 
-  test('healthz waits for the app; outbound does not; a wrong appid is reported', async () => {
-    const waiting = await startTestSidecar({
-      appId: 'waiting',
-      appPort: await freePort(),
-      databaseUrl: sidecar.databaseUrl,
-    });
-    try {
-      const notReady = await get(waiting.url, '/v1.0/healthz');
-      expect(notReady.status).toBe(500);
-      expect(await notReady.json()).toEqual({
-        errorCode: 'ERR_HEALTH_NOT_READY',
-        message: 'dapr is not ready: [app]',
+  testKnownDifference(
+    'health-not-ready-names-runtime',
+    'healthz waits for the app; outbound does not; a wrong appid is reported',
+    async () => {
+      const waiting = await startTestSidecar({
+        appId: 'waiting',
+        appPort: await freePort(),
+        databaseUrl: sidecar.databaseUrl,
       });
-      expect((await get(waiting.url, '/v1.0/healthz/outbound')).status).toBe(204);
-    } finally {
-      await waiting.close();
-    }
-    // Without an app port (daprd without --app-port) there is nothing to wait for.
-    expect((await get(noApp.url, '/v1.0/healthz')).status).toBe(204);
-    const mismatch = await get(sidecar.url, '/v1.0/healthz?appid=other');
-    expect(mismatch.status).toBe(500);
-    expect(await mismatch.json()).toEqual({
-      errorCode: 'ERR_HEALTH_APPID_NOT_MATCH',
-      message: 'dapr app-id does not match',
-    });
-  });
+      try {
+        const notReady = await get(waiting.url, '/v1.0/healthz');
+        expect(notReady.status).toBe(500);
+        expect(await notReady.json()).toEqual({
+          errorCode: 'ERR_HEALTH_NOT_READY',
+          message: 'dapr is not ready: [app]',
+        });
+        expect((await get(waiting.url, '/v1.0/healthz/outbound')).status).toBe(204);
+      } finally {
+        await waiting.close();
+      }
+      // Without an app port (daprd without --app-port) there is nothing to wait for.
+      expect((await get(noApp.url, '/v1.0/healthz')).status).toBe(204);
+      const mismatch = await get(sidecar.url, '/v1.0/healthz?appid=other');
+      expect(mismatch.status).toBe(500);
+      expect(await mismatch.json()).toEqual({
+        errorCode: 'ERR_HEALTH_APPID_NOT_MATCH',
+        message: 'dapr app-id does not match',
+      });
+    },
+  );
 
   test('the token is not forwarded to the app; the app gets APP_API_TOKEN instead', async () => {
     received.length = 0;
@@ -121,38 +127,49 @@ describe('dev sidecar: API token, health, metadata', () => {
     expect(received).toEqual([{ url: '/hello', token: 'app-token' }]);
   });
 
-  test('a malformed %-escape in a route parameter is a 400 text body', async () => {
-    const response = await get(noApp.url, '/v1.0/state/statestore/a%zzb');
-    expect(response.status).toBe(400);
-    expect(await response.text()).toBe('invalid URL escape "%zz"');
-  });
+  testKnownDifference(
+    'bad-escape-body',
+    'a malformed %-escape in a route parameter is a 400 text body',
+    async () => {
+      const response = await get(noApp.url, '/v1.0/state/statestore/a%zzb');
+      expect(response.status).toBe(400);
+      expect(await response.text()).toBe('invalid URL escape "%zz"');
+    },
+  );
 
-  test('an escape that is not UTF-8 is a 400 too, never a 500', async () => {
-    const response = await get(noApp.url, '/v1.0/state/statestore/a%FFb');
-    expect(response.status).toBe(400);
-    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-  });
+  testKnownDifference(
+    'non-utf8-escape-500',
+    'an escape that is not UTF-8 is a 400 too, never a 500',
+    async () => {
+      const response = await get(noApp.url, '/v1.0/state/statestore/a%FFb');
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    },
+  );
 
-  test('the internal port refuses calls meant for another app (a reused port in a stale list)', async () => {
-    received.length = 0;
-    const response = await fetch(`http://127.0.0.1:${sidecar.internalPort}/hello`, {
-      headers: {
-        'dapr-callee-app-id': 'someone-else',
-        'dapr-caller-app-id': 'caller',
-        'x-sidecart-internal-token': testInternalToken,
-      },
-    });
-    expect(response.status).toBe(503);
-    expect(response.headers.get('x-sidecart-invoke-failure')).toBe('Unavailable');
-    expect(received).toEqual([]);
-  });
+  testDevOnly(
+    'the internal port refuses calls meant for another app (a reused port in a stale list)',
+    async () => {
+      received.length = 0;
+      const response = await fetch(`http://127.0.0.1:${sidecar.internalPort}/hello`, {
+        headers: {
+          'dapr-callee-app-id': 'someone-else',
+          'dapr-caller-app-id': 'caller',
+          'x-sidecart-internal-token': testInternalToken,
+        },
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('x-sidecart-invoke-failure')).toBe('Unavailable');
+      expect(received).toEqual([]);
+    },
+  );
 
   test('double slashes are collapsed before routing', async () => {
     const response = await get(noApp.url, '//v1.0//healthz');
     expect(response.status).toBe(204);
   });
 
-  test('a body over 4 MiB is refused', async () => {
+  testKnownDifference('api-body-limit-500', 'a body over 4 MiB is refused', async () => {
     const response = await fetch(`${noApp.url}/v1.0/state/statestore`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

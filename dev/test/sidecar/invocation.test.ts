@@ -7,7 +7,7 @@ import pg from 'pg';
 import { freePort } from '../../src/stack/ports.ts';
 import { waitUntil } from '../../src/stack/processes.ts';
 import { startRecordingApp, type RecordingApp } from './fixtures/invocation-app.ts';
-import { createSdkClient, startTestSidecar, type TestSidecar } from './harness.ts';
+import { createSdkClient, describeDevOnly, startTestSidecar, type TestSidecar } from './harness.ts';
 
 // Service invocation through two dev sidecars (docs/dapr-behaviour.md §2; gotchas 1–3 of §9): request forms,
 // what the callee app receives, pass-through of answers, Dapr-side failures, resiliency, ACL,
@@ -407,87 +407,91 @@ describe('service invocation between dev sidecars', () => {
       );
     });
 
-    describe('built-in service retries (DaprBuiltInServiceRetries overridden to 100 ms)', () => {
-      let fast: TestSidecar;
-      let database: pg.Client;
+    // These fake instances with rows in the dev sidecar's name registry: no daprd counterpart.
+    describeDevOnly(
+      'built-in service retries (DaprBuiltInServiceRetries overridden to 100 ms)',
+      () => {
+        let fast: TestSidecar;
+        let database: pg.Client;
 
-      beforeAll(async () => {
-        // maxRetries 1 is floored to daprd's 3.
-        fast = await startSidecar({
-          appId: 'caller',
-          resources: resiliency(
-            '{ retries: { DaprBuiltInServiceRetries: { policy: constant, duration: 100ms, maxRetries: 1 } } }',
-          ),
+        beforeAll(async () => {
+          // maxRetries 1 is floored to daprd's 3.
+          fast = await startSidecar({
+            appId: 'caller',
+            resources: resiliency(
+              '{ retries: { DaprBuiltInServiceRetries: { policy: constant, duration: 100ms, maxRetries: 1 } } }',
+            ),
+          });
+          database = new pg.Client({ connectionString: callee.databaseUrl });
+          await database.connect();
         });
-        database = new pg.Client({ connectionString: callee.databaseUrl });
-        await database.connect();
-      });
 
-      afterAll(async () => {
-        await database?.end();
-      });
+        afterAll(async () => {
+          await database?.end();
+        });
 
-      /** A registry row for an app whose sidecar we fake (fresh for 3 s). */
-      const register = (appId: string, port: number) =>
-        database.query(
-          `insert into sidecar_instances (namespace, app_id, instance_id, host, internal_port, updated_at)
+        /** A registry row for an app whose sidecar we fake (fresh for 3 s). */
+        const register = (appId: string, port: number) =>
+          database.query(
+            `insert into sidecar_instances (namespace, app_id, instance_id, host, internal_port, updated_at)
            values ('default', $1, $1 || '-0', '127.0.0.1', $2, now())`,
-          [appId, port],
-        );
+            [appId, port],
+          );
 
-      test('with no live instance, answers 500 after 3 retries 100 ms apart', async () => {
-        const started = performance.now();
+        test('with no live instance, answers 500 after 3 retries 100 ms apart', async () => {
+          const started = performance.now();
 
-        const answer = await call(fast.httpPort, 'GET', '/v1.0/invoke/nobody/method/x');
+          const answer = await call(fast.httpPort, 'GET', '/v1.0/invoke/nobody/method/x');
 
-        expect(answer.status).toBe(500);
-        expect(JSON.parse(answer.text)).toEqual(
-          directInvokeError(
-            "failed to invoke, id: nobody, err: failed to invoke target nobody after 3 retries. Error: couldn't find service: nobody",
-          ),
-        );
-        expect(performance.now() - started).toBeGreaterThanOrEqual(300);
-      });
-
-      test('a registered sidecar that refuses connections: 500 with the dial error after the retries', async () => {
-        const port = await freePort();
-        await register('refusing', port);
-
-        const answer = await call(fast.httpPort, 'GET', '/v1.0/invoke/refusing/method/x');
-
-        expect(answer.status).toBe(500);
-        expect(JSON.parse(answer.text)).toEqual(
-          directInvokeError(
-            'failed to invoke, id: refusing, err: failed to invoke target refusing after 3 retries. Error: ' +
-              'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: ' +
-              `dial tcp 127.0.0.1:${port}: connect: connection refused"`,
-          ),
-        );
-      });
-
-      test('a sidecar that drops every connection is tried 4 times, re-resolved each time', async () => {
-        let connections = 0;
-        const dropper = net.createServer((socket) => {
-          connections += 1;
-          socket.destroy();
-        });
-        await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
-        others.push({ close: () => new Promise((resolve) => dropper.close(() => resolve())) });
-        await register('dropping', (dropper.address() as net.AddressInfo).port);
-
-        const answer = await call(fast.httpPort, 'POST', '/v1.0/invoke/dropping/method/x', {
-          body: 'payload',
+          expect(answer.status).toBe(500);
+          expect(JSON.parse(answer.text)).toEqual(
+            directInvokeError(
+              "failed to invoke, id: nobody, err: failed to invoke target nobody after 3 retries. Error: couldn't find service: nobody",
+            ),
+          );
+          expect(performance.now() - started).toBeGreaterThanOrEqual(300);
         });
 
-        expect(answer.status).toBe(500);
-        const { errorCode, message } = JSON.parse(answer.text);
-        expect(errorCode).toBe('ERR_DIRECT_INVOKE');
-        expect(message).toMatch(
-          /^failed to invoke, id: dropping, err: failed to invoke target dropping after 3 retries\. Error: rpc error: code = Unavailable desc = /,
-        );
-        expect(connections).toBe(4);
-      });
-    });
+        test('a registered sidecar that refuses connections: 500 with the dial error after the retries', async () => {
+          const port = await freePort();
+          await register('refusing', port);
+
+          const answer = await call(fast.httpPort, 'GET', '/v1.0/invoke/refusing/method/x');
+
+          expect(answer.status).toBe(500);
+          expect(JSON.parse(answer.text)).toEqual(
+            directInvokeError(
+              'failed to invoke, id: refusing, err: failed to invoke target refusing after 3 retries. Error: ' +
+                'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: ' +
+                `dial tcp 127.0.0.1:${port}: connect: connection refused"`,
+            ),
+          );
+        });
+
+        test('a sidecar that drops every connection is tried 4 times, re-resolved each time', async () => {
+          let connections = 0;
+          const dropper = net.createServer((socket) => {
+            connections += 1;
+            socket.destroy();
+          });
+          await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+          others.push({ close: () => new Promise((resolve) => dropper.close(() => resolve())) });
+          await register('dropping', (dropper.address() as net.AddressInfo).port);
+
+          const answer = await call(fast.httpPort, 'POST', '/v1.0/invoke/dropping/method/x', {
+            body: 'payload',
+          });
+
+          expect(answer.status).toBe(500);
+          const { errorCode, message } = JSON.parse(answer.text);
+          expect(errorCode).toBe('ERR_DIRECT_INVOKE');
+          expect(message).toMatch(
+            /^failed to invoke, id: dropping, err: failed to invoke target dropping after 3 retries\. Error: rpc error: code = Unavailable desc = /,
+          );
+          expect(connections).toBe(4);
+        });
+      },
+    );
   });
 
   describe('resiliency policies on the caller (§2.6)', () => {

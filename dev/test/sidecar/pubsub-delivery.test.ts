@@ -1,9 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import pg from 'pg';
 import { waitUntil } from '../../src/stack/processes.ts';
-import { pubsubComponent, startTestSidecar, yamlDocuments, type TestSidecar } from './harness.ts';
+import {
+  pendingDeliveries,
+  pubsubComponent,
+  startTestSidecar,
+  storedMessages,
+  yamlDocuments,
+  type TestSidecar,
+} from './harness.ts';
 import { startSubscriberApp, type Reply, type SubscriberApp } from './subscriber-app.ts';
 
 // Delivery to the app (docs/dapr-behaviour.md §4.3–§4.5, §9 items 8–9): the subscriber response table, the
@@ -62,7 +68,6 @@ const subscriptions = [
 describe('pub/sub delivery', () => {
   let app: SubscriberApp;
   let sidecar: TestSidecar;
-  let db: pg.Pool;
 
   beforeAll(async () => {
     app = await startSubscriberApp(subscriptions, ({ path, event }) => {
@@ -72,13 +77,11 @@ describe('pub/sub delivery', () => {
     });
     sidecar = await startTestSidecar({ appId: 'subscriber', appPort: app.port, resources });
     await sidecar.appReady;
-    db = new pg.Pool({ connectionString: sidecar.databaseUrl });
   });
 
   afterAll(async () => {
     await sidecar?.close();
     await app?.close();
-    await db?.end();
   });
 
   const publish = async (pubsub: string, topic: string, data: unknown, query = '') => {
@@ -92,16 +95,9 @@ describe('pub/sub delivery', () => {
   const deliveriesOf = (id: string, path?: string) =>
     app.received.filter((r) => r.event.data?.id === id && (!path || r.path === path));
   /** Dead letters are written before the original is acked: counted in the stream itself. */
-  const storedOn = async (topic: string, id: string) => {
-    const { rows } = await db.query(
-      `select count(*) from pubsub_messages m join pubsub_streams s on s.id = m.stream_id
-       where s.topic = $1 and position($2 in convert_from(m.data, 'UTF8')) > 0`,
-      [topic, JSON.stringify(id)],
-    );
-    return Number(rows[0].count);
-  };
-  const pendingCount = async () =>
-    Number((await db.query('select count(*) from pubsub_pending')).rows[0].count);
+  const storedOn = (topic: string, id: string) =>
+    storedMessages(sidecar, topic, JSON.stringify(id));
+  const pendingCount = () => pendingDeliveries(sidecar);
 
   test('delivers the stored CloudEvent with its content type, pubsubName and metadata as headers', async () => {
     await publish(
@@ -263,6 +259,7 @@ describe('pub/sub delivery', () => {
         pubsubname: 'plain',
         topic: 'declared',
         rules: [{ path: '/declared' }],
+        deadLetterTopic: '',
         type: 'DECLARATIVE',
       },
       {
@@ -276,12 +273,14 @@ describe('pub/sub delivery', () => {
         pubsubname: 'pubsub',
         topic: 'outcomes-dlq',
         rules: [{ path: '/dead-letters' }],
+        deadLetterTopic: '',
         type: 'PROGRAMMATIC',
       },
       {
         pubsubname: 'plain',
         topic: 'no-policy',
         rules: [{ path: 'no-policy' }],
+        deadLetterTopic: '',
         type: 'PROGRAMMATIC',
       },
       {
@@ -300,12 +299,14 @@ describe('pub/sub delivery', () => {
         pubsubname: 'plain',
         topic: 'routed-dlq',
         rules: [{ path: '/routed-dead-letters' }],
+        deadLetterTopic: '',
         type: 'PROGRAMMATIC',
       },
       {
         pubsubname: 'plain',
         topic: 'only-a',
         rules: [{ match: 'event.data.kind == "a"', path: '/a' }],
+        deadLetterTopic: '',
         type: 'PROGRAMMATIC',
       },
     ]);
@@ -352,6 +353,7 @@ describe('GET /dapr/subscribe answers that give no subscriptions', () => {
             pubsubname: 'plain',
             topic: 'declared',
             rules: [{ path: '/declared' }],
+            deadLetterTopic: '',
             type: 'DECLARATIVE',
           },
         ]);

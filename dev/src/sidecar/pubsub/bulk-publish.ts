@@ -103,14 +103,15 @@ function readEntries(
     );
   }
   const marshalError = (cause: string) => {
-    const message = `error marshaling events to bytes for topic ${topic} pubsub ${component.name}`;
+    const message = `error marshaling events to bytes for topic ${topic} pubsub ${component.name}. error: ${cause}`;
+    // ResourceInfo's description is the whole message, as daprd 1.18.3 answers.
     return pubsubError(
       400,
       'ERR_PUBSUB_EVENTS_SER',
-      `${message}. error: ${cause}`,
+      message,
       'DAPR_PUBSUB_MARSHAL_EVENTS',
       { appID: context.appId, error: cause },
-      { name: component.name, description: message },
+      { name: component.name },
     );
   };
   const entries: BulkEntry[] = [];

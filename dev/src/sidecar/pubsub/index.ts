@@ -170,14 +170,17 @@ function usableSubscriptions(
   });
 }
 
-/** An entry of GET /v1.0/metadata `subscriptions` (docs/dapr-behaviour.md §5): empty fields omitted. */
+/**
+ * An entry of GET /v1.0/metadata `subscriptions` (docs/dapr-behaviour.md §5): empty metadata
+ * omitted, but deadLetterTopic always there, `""` when unset, as daprd 1.18.3 answers.
+ */
 function subscriptionMetadata(subscription: Subscription): Record<string, unknown> {
   return {
     pubsubname: subscription.pubsubname,
     topic: subscription.topic,
     ...(Object.keys(subscription.metadata).length > 0 ? { metadata: subscription.metadata } : {}),
     rules: subscription.rules.map(({ match, path }) => (match ? { match, path } : { path })),
-    ...(subscription.deadLetterTopic ? { deadLetterTopic: subscription.deadLetterTopic } : {}),
+    deadLetterTopic: subscription.deadLetterTopic ?? '',
     type: subscription.type,
   };
 }

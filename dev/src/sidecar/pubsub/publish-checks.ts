@@ -17,7 +17,10 @@ export class PublishForbiddenError extends Error {}
 const sorted = (map: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(map).sort(([a], [b]) => compareGoKeys(a, b)));
 
-/** A rich pub/sub error (dapr:pkg/api/errors/pubsub.go): ErrorInfo, then ResourceInfo. */
+/**
+ * A rich pub/sub error (dapr:pkg/api/errors/pubsub.go): ResourceInfo (when there is a resource),
+ * then ErrorInfo — the order daprd 1.18.3 answers with (seen in the daprd lane).
+ */
 export function pubsubError(
   status: number,
   errorCode: string,
@@ -26,10 +29,11 @@ export function pubsubError(
   metadata: Record<string, string>,
   resource?: { name: string; description?: string },
 ): ApiResponse {
-  const details: ErrorDetail[] = [errorInfo(reason, sorted(metadata))];
+  const details: ErrorDetail[] = [];
   if (resource) {
     details.push(resourceInfo('pubsub', resource.name, resource.description ?? message));
   }
+  details.push(errorInfo(reason, sorted(metadata)));
   return richError(status, errorCode, message, details);
 }
 

@@ -45,7 +45,7 @@ function v1({ table: t }: PostgresComponentConfig): Dialect {
   const select = `SELECT key, value::text AS value, isbinary, xmin::text AS etag, expiredate AS expires
     FROM ${t} WHERE (expiredate IS NULL OR expiredate >= CURRENT_TIMESTAMP) AND `;
   return {
-    capabilities: ['ETAG', 'TRANSACTIONAL', 'QUERY_API', 'TTL'],
+    capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'KEYS_LIKE', 'QUERY_API', 'ACTOR'],
     schema: [
       `CREATE TABLE IF NOT EXISTS ${t} (key text NOT NULL PRIMARY KEY, value jsonb NOT NULL,
         isbinary boolean NOT NULL, insertdate TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
@@ -84,7 +84,7 @@ function v2({ table: t, metadataTable }: PostgresComponentConfig): Dialect {
     FROM ${t} WHERE (expires_at IS NULL OR expires_at >= now()) AND `;
   const expires = `${t.replace(/^.*\./, '')}_expires_at_idx`;
   return {
-    capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL'],
+    capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'KEYS_LIKE', 'ACTOR'],
     schema: [
       `CREATE TABLE IF NOT EXISTS ${t} (key text NOT NULL PRIMARY KEY, value bytea NOT NULL,
         etag uuid NOT NULL DEFAULT gen_random_uuid(),

@@ -44,7 +44,9 @@ export function storedKey(
     return { key: entry.prefixKey(key) };
   } catch (error) {
     if (!(error instanceof IllegalKeyError)) throw error;
-    return { response: illegalKey(entry.name, field, error.message) };
+    // daprd 1.18.3 wraps the store's message as a gRPC status (seen in the daprd lane).
+    const message = `api error: code = InvalidArgument desc = ${error.message}`;
+    return { response: illegalKey(entry.name, field, message) };
   }
 }
 

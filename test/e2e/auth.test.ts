@@ -1,10 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { waitUntil } from '@sidecart/dev/processes';
 import pg from 'pg';
-import { startStack, type RunningStack } from './stack.ts';
+import { e2eSidecar, startStack, type RunningStack } from './stack.ts';
 
 // Whole stacks start here (a project's own testTimeout is ignored when several projects run).
 jest.setTimeout(120_000);
@@ -108,6 +109,35 @@ describe('auth through the local stack (npm start)', () => {
     );
   });
 
+  /** CloudEvents with this id on a topic: in the dev broker's tables, or daprd's Redis stream. */
+  async function storedEvents(dapr: pg.Client, topic: string, id: string): Promise<number> {
+    if (e2eSidecar === 'daprd') {
+      const [host, port] = stack.current().redis!.address.split(':') as [string, string];
+      const entries = JSON.parse(
+        execFileSync('redis-cli', [
+          '-h',
+          host,
+          '-p',
+          port,
+          '--json',
+          'XRANGE',
+          topic,
+          '-',
+          '+',
+        ]).toString(),
+      ) as [string, string[]][];
+      return entries.filter(([, fields]) =>
+        fields.some((field) => field.startsWith('{') && JSON.parse(field).id === id),
+      ).length;
+    }
+    const { rows } = await dapr.query(
+      'select count(*)::int as n from pubsub_messages m join pubsub_streams s on s.id = m.stream_id ' +
+        "where s.topic = $1 and convert_from(m.data, 'utf8')::jsonb->>'id' = $2",
+      [topic, id],
+    );
+    return rows[0].n;
+  }
+
   test('a registration is published as user-registered through the outbox and the sidecar', async () => {
     const postgres = stack.stack.postgres!;
     const database = (name: string) =>
@@ -130,12 +160,7 @@ describe('auth through the local stack (npm start)', () => {
       ).toBe(true);
       const [event] = await published();
       // The broker holds the CloudEvent under the outbox row's id: redeliveries keep it.
-      const { rows } = await dapr.query(
-        'select count(*)::int as n from pubsub_messages m join pubsub_streams s on s.id = m.stream_id ' +
-          "where s.topic = 'user-registered' and convert_from(m.data, 'utf8')::jsonb->>'id' = $1",
-        [event.id],
-      );
-      expect(rows[0].n).toBe(1);
+      expect(await storedEvents(dapr, 'user-registered', event.id)).toBe(1);
     } finally {
       await Promise.all([auth.end(), dapr.end()]);
     }

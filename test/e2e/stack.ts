@@ -18,6 +18,8 @@ export interface StackFile {
   ready: boolean;
   ingress: { url: string; port: number };
   postgres: { port: number; dataDir: string; pid: number } | null;
+  /** With `--sidecar daprd` only. */
+  redis?: { address: string; pid: number };
   services: Record<
     string,
     {
@@ -59,11 +61,18 @@ export interface StartOptions {
   readyTimeoutMs?: number;
 }
 
+/**
+ * The sidecar beside every replica: the dev sidecar, or real daprd in the daprd system lane
+ * (test/jest.daprd.config.js sets SIDECART_E2E_SIDECAR=daprd).
+ */
+export const e2eSidecar = process.env.SIDECART_E2E_SIDECAR === 'daprd' ? 'daprd' : 'dev';
+
 export async function startStack(options: StartOptions = {}): Promise<RunningStack> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sidecart-e2e-'));
   chmodSync(dataDir, 0o755);
   const args = ['--port', String(await freePort()), '--pg-port', String(await freePort())];
   args.push('--data-dir', dataDir, '--replicas', String(options.replicas ?? 2));
+  args.push('--sidecar', e2eSidecar);
   if (options.services) args.push('--services', options.services.join(','));
   // The guard makes the stack drain itself if this jest worker dies without stopping it.
   const guard = path.join(repoRoot, 'dev/src/replicas/orphan-guard.ts');

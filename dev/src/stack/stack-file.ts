@@ -18,6 +18,8 @@ export interface StackFile {
   ingress: { url: string; port: number; pid: number };
   postgres: { port: number; dataDir: string; pid: number; watchdogPid: number } | null;
   services: Record<string, { prefixes: string[]; database: string; replicas: ReplicaStatus[] }>;
+  /** `--sidecar daprd`: the Redis that serves pubsub.redis (the dev sidecar needs none). */
+  redis?: { address: string; pid: number };
 }
 
 export function stackFilePath(dataDir: string): string {

@@ -110,6 +110,7 @@ async function bringUp(
     const options = { dataDir: config.dataDir, logsDir, daprd: config.daprd, dev: dapr };
     parts.daprd = await startDaprdRuntime(options);
     const { daprd, redis } = parts.daprd;
+    parts.recorder?.update({ redis: { address: redis.address, pid: redis.pid } });
     report.step(`daprd sidecars: ${daprd}; redis on ${redis.address} (pid ${redis.pid})`, lap());
   }
   const daprd = parts.daprd;

@@ -20,7 +20,7 @@ export interface GoModuleBuild {
    * may not serve every version, and a module with `replace` lines cannot be `go install`ed.
    */
   fallbacks?: Record<string, string>;
-  /** Scratch space for the writable copy; removed after a successful build. */
+  /** Scratch space for the writable copy; removed after the build. */
   workDir: string;
   log: (line: string) => void;
 }
@@ -43,8 +43,13 @@ export async function buildGoModule(build: GoModuleBuild): Promise<void> {
   spawnSync('chmod', ['-R', 'u+w', dir]);
   const notes = build.prepare?.(dir) ?? [];
   for (const note of notes) log(note);
-  const replaced = await resolveDependencies(build, dir, env.GOPROXY);
-  await compile(build, dir);
+  let replaced: Record<string, string>;
+  try {
+    replaced = await resolveDependencies(build, dir, env.GOPROXY);
+    await compile(build, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const record = {
     module: build.module,
     version: build.version,

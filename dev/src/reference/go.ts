@@ -73,6 +73,14 @@ export function refusedModules(stderr: string): string[] {
 /** Explains a failed module download: proxy unreachable, or the version not served. */
 export function explainDownloadFailure(what: string, stderr: string, proxy: string): BuildError {
   const firstLine = stderr.trim().split('\n')[0] ?? '';
+  const mismatch = /verifying (\S+): checksum mismatch/.exec(stderr);
+  if (mismatch) {
+    // Never worked around (GONOSUMDB, GOFLAGS=-insecure): the hashes are the module's own pins.
+    return new BuildError(
+      `${mismatch[1]} as served (GOPROXY=${proxy}) does not match the hash in the go.sum of ` +
+        `${what}: a checksum mismatch, which Go's module authentication refuses:\n${stderr}`,
+    );
+  }
   if (/dial tcp|no such host|timeout|connection refused|network is unreachable/i.test(stderr)) {
     return new BuildError(
       `the Go module proxy is not reachable (GOPROXY=${proxy}), so ${what} cannot be ` +

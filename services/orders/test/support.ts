@@ -80,6 +80,9 @@ export async function startOrders(env: Record<string, string> = {}): Promise<Ord
     resetMs: config.BREAKER_RESET_MS,
   });
   const carts = daprCartStore(dapr, 'statestore');
+  // The adapter loads the Dapr SDK on its first call: do that here, not inside the products
+  // breaker's 500 ms deadline of a test's first order, which a busy machine can miss.
+  await dapr.getState('statestore', 'warm-up');
   const resolveKey = async (keyId: string) => {
     if (keyId !== kid) throw unknownKey(keyId);
     return keys.publicKey;

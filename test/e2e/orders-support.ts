@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -112,21 +113,32 @@ export async function database(stack: RunningStack, name: string) {
   return client;
 }
 
-/** Fills the customer's cart (first cart: If-None-Match *) and checks it out. */
+/**
+ * Fills the customer's cart (first cart: If-None-Match *) and checks it out under an
+ * Idempotency-Key, as a well-behaved client does: a 503 ("not known yet", ADR 0009) is retried
+ * with the same key after its Retry-After, so the answer that counts is the order's final one.
+ */
 export async function checkOut(
   stack: RunningStack,
   token: string,
   items: { productId: string; quantity: number }[],
-  key?: string,
-) {
+  key: string = randomUUID(),
+): Promise<Reply & { attempts: number }> {
   const cart = await request(stack, 'PUT', '/api/cart', {
     token,
     body: { items },
     headers: { 'if-none-match': '*' },
   });
   if (cart.status !== 200) throw new Error(`cart: ${cart.status} ${JSON.stringify(cart.body)}`);
-  return request(stack, 'POST', '/api/cart/checkout', {
-    token,
-    headers: key ? { 'idempotency-key': key } : {},
-  });
+  for (let attempts = 1; ; attempts++) {
+    const reply = await request(stack, 'POST', '/api/cart/checkout', {
+      token,
+      headers: { 'idempotency-key': key },
+    });
+    if (reply.status !== 503 || attempts === maxCheckoutAttempts) return { ...reply, attempts };
+    const retryAfter = Number(reply.headers.get('retry-after') ?? 1);
+    await setTimeout(Math.min(retryAfter, 5) * 1000);
+  }
 }
+
+const maxCheckoutAttempts = 10;

@@ -74,6 +74,7 @@ describe('flash sale', () => {
       ),
     );
 
+    // Final answers: a checkout that met a 503 was retried with its key (checkOut), as clients do.
     expect(countBy(replies)).toEqual({ 201: 100, 409: 200 });
     expect(await stockOf(product.id)).toBe(0);
     expect(await unitsSold(product.id)).toBe(100);

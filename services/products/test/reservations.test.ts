@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import pg from 'pg';
+import { eventually } from '@sidecart/chassis/testing';
 import { reserveResponse, releaseResponse } from '@sidecart/contracts';
 import { Product } from '../src/products/product.entity.ts';
 import { Reservation } from '../src/reservations/reservation.entity.ts';
@@ -26,6 +28,14 @@ const reserve = (
   lines: { productId: string; quantity: number }[],
   base = products.url,
 ) => internal(base, '/internal/reservations', { orderId, lines });
+/** Whether some other session waits for a lock that `holder`'s transaction holds. */
+const isWaiting = async (holder: pg.Client) => {
+  const { rows } = await holder.query(
+    `select count(*)::int as n from pg_stat_activity
+     where pg_backend_pid() = any(pg_blocking_pids(pid))`,
+  );
+  return rows[0].n > 0;
+};
 const release = (orderId: string) =>
   internal(products.url, `/internal/reservations/${orderId}/release`, {});
 
@@ -111,6 +121,31 @@ describe('POST /internal/reservations', () => {
     );
     expect(await stockOf(product.id)).toBe(47);
     expect(await products.em().count(Reservation, { orderId })).toBe(1);
+  });
+
+  test('a reserve whose order is being decided by another call waits, takes nothing and answers that decision', async () => {
+    const product = await createProduct(products.url, seller, { stock: 10 });
+    const orderId = randomUUID();
+    const other = new pg.Client({ connectionString: products.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('begin');
+      await other.query(
+        `insert into reservations (order_id, status, lines, short_lines, created_at)
+         values ($1, 'rejected', '[]', $2, now())`,
+        [orderId, JSON.stringify([{ productId: product.id, requested: 1, available: 0 }])],
+      );
+
+      const pending = reserve(orderId, [{ productId: product.id, quantity: 1 }]);
+      await eventually('the reserve to wait for the other call', () => isWaiting(other), 5000);
+      await other.query('commit');
+      const response = await pending;
+
+      expect([response.status, response.body.status]).toEqual([200, 'rejected']);
+      expect(await stockOf(product.id)).toBe(10);
+    } finally {
+      await other.end();
+    }
   });
 
   test('200 concurrent orders of 1 unit against a stock of 50, over two replicas: exactly 50 reserved', async () => {

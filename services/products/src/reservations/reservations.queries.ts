@@ -60,10 +60,53 @@ taken as (
 )
 select status, lines, short_lines as "shortLines" from claimed`;
 
+/**
+ * One line, taken the way the bare conditional UPDATE takes it — no lock before the update, so a
+ * hot product's row lock is held no longer than by that UPDATE — and recorded in the same
+ * statement. Nothing comes back when the line cannot be taken as asked (short, not active,
+ * unknown, or the order already has a visible row): the full statement then decides. A concurrent
+ * retry's row makes the insert fail (unique violation): the whole statement, decrement included,
+ * is undone.
+ */
+const reserveOneSql = `
+with taken as (
+  update products set stock = stock - ?, version = version + 1, updated_at = now()
+  where id = ? and stock >= ? and status = 'active'
+    and not exists (select 1 from reservations where order_id = ?::uuid)
+  returning id, price_cents, currency
+)
+insert into reservations (order_id, status, lines, short_lines, created_at)
+select ?::uuid, 'reserved',
+       jsonb_build_array(jsonb_build_object('productId', id, 'quantity', ?::int,
+         'priceCents', price_cents, 'currency', currency)),
+       '[]', now()
+from taken
+returning status, lines, short_lines as "shortLines"`;
+
 export interface ReservationRow {
   status: ReservationStatus;
   lines: ReservedLine[];
   shortLines: ShortLine[];
+}
+
+/**
+ * The row of a one-line reservation this call took, or undefined when the full statement must
+ * decide; throws UniqueConstraintViolationException when a concurrent call of the order decided.
+ */
+export async function reserveOneLine(
+  em: EntityManager,
+  orderId: string,
+  { productId, quantity }: ReserveRequest['lines'][number],
+): Promise<ReservationRow | undefined> {
+  const [row] = await em.execute<ReservationRow[]>(reserveOneSql, [
+    quantity,
+    productId,
+    quantity,
+    orderId,
+    orderId,
+    quantity,
+  ]);
+  return row;
 }
 
 /** The row this call inserted (it decided), or undefined when the order had one already. */

@@ -1,3 +1,4 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type {
   ReleaseResponse,
@@ -5,21 +6,41 @@ import type {
   ReserveResponse,
   ReservedLine,
 } from '@sidecart/contracts';
-import { findReservation, insertReservation, type ReservationRow } from './reservations.queries.ts';
+import {
+  findReservation,
+  insertReservation,
+  reserveOneLine,
+  type ReservationRow,
+} from './reservations.queries.ts';
 
 /**
  * Reserves every line or none, once per order: one statement decides, records and takes
- * (reservations.queries.ts). When the order already had a reservation (a retry, or a release
- * that came first), it answers what that reservation says.
+ * (reservations.queries.ts); a single line — every hot product's case — first tries the cheaper
+ * one that only takes. When the order already had a reservation (a retry, or a release that came
+ * first), it answers what that reservation says.
  */
 export async function reserveStock(
   em: EntityManager,
   request: ReserveRequest,
 ): Promise<ReserveResponse> {
-  const decided = await insertReservation(em, request);
+  const decided = await decideReservation(em, request);
   if (decided) return answerOf(request, decided);
   // The row exists: the insert that found it waited for it to commit.
   return answerOf(request, (await findReservation(em, request.orderId))!);
+}
+
+async function decideReservation(em: EntityManager, request: ReserveRequest) {
+  const [line, ...others] = request.lines;
+  if (others.length === 0) {
+    try {
+      const taken = await reserveOneLine(em, request.orderId, line!);
+      if (taken) return taken;
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) return undefined;
+      throw error;
+    }
+  }
+  return insertReservation(em, request);
 }
 
 /** The answer a reservation row gives, to the first call and every retry alike. */

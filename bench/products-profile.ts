@@ -50,6 +50,14 @@ try {
       '--cpu-prof',
       `--cpu-prof-dir=${outDir}`,
       `--cpu-prof-name=products-${which}.cpuprofile`,
+      // PROFILE_HEAP=1: also where the app allocates (products-<path>.heapprofile).
+      ...(process.env.PROFILE_HEAP
+        ? [
+            '--heap-prof',
+            `--heap-prof-dir=${outDir}`,
+            `--heap-prof-name=products-${which}.heapprofile`,
+          ]
+        : []),
     ].concat(['--max-semi-space-size=4', script('main.ts')]),
     {
       env: { ...env, PORT: String(port), HOST: '127.0.0.1', APP_API_TOKEN: appApiToken },

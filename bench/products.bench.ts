@@ -10,6 +10,7 @@ import { prepareDaprRuntime, sidecarScript } from '@sidecart/dev/dapr-runtime';
 import { freePort } from '@sidecart/dev/ports';
 import { startPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
+import { measuringCpu, withChildren, type Processes } from './products-cpu.ts';
 import { compareInRounds, runLoad, runSql, type Compared } from './products-load.ts';
 
 // products under load, each figure a ratio to a baseline measured in the same rounds:
@@ -74,13 +75,13 @@ try {
   const dapr = prepareDaprRuntime(devConfig, postgres.url('dapr'));
   const ports = { products: await freePort(), productsSidecar: await freePort() };
   const ordersSidecar = await freePort();
-  start(sidecarScript, {
+  const productsDaprd = start(sidecarScript, {
     ...dapr.sidecarEnv('products'),
     APP_PORT: String(ports.products),
     DAPR_HTTP_PORT: String(ports.productsSidecar),
     SIDECAR_INSTANCE: 'products-0',
   });
-  start(sidecarScript, {
+  const ordersDaprd = start(sidecarScript, {
     ...dapr.sidecarEnv('orders'),
     DAPR_HTTP_PORT: String(ordersSidecar),
     SIDECAR_INSTANCE: 'orders-0',
@@ -99,9 +100,11 @@ try {
   const productsMain = path.join(repo, 'services/products/src/main.ts');
   const uncachedPort = await freePort();
   const helloPort = await freePort();
-  start(productsMain, productsEnv(ports.products, 10_000));
-  start(productsMain, productsEnv(uncachedPort, 0));
-  start(path.join(import.meta.dirname, 'products-hello-app.ts'), {
+  const apps = {
+    cached: start(productsMain, productsEnv(ports.products, 10_000)),
+    uncached: start(productsMain, productsEnv(uncachedPort, 0)),
+  };
+  const helloApp = start(path.join(import.meta.dirname, 'products-hello-app.ts'), {
     ...appEnv,
     PORT: String(helloPort),
   });
@@ -142,13 +145,35 @@ try {
   await read(uncachedPort)();
   await read(ports.products)();
   cacheReads.clear();
+  // Where each answer's CPU goes, by process (from /proc, at the edges of each run).
+  const cpu: Record<string, { ms: Record<string, number>; requests: number }> = {};
+  const measured = <T extends { count: number }>(
+    row: string,
+    processes: Processes,
+    run: () => Promise<T>,
+  ) => measuringCpu(processes, (cpu[row] = { ms: {}, requests: 0 }), run);
+  const pidOf = (child: ChildProcess) => () => [child.pid!];
+  const ingressPid = () => [ingress.pid];
+  const postgresPids = () => withChildren(postgres.pid);
   const reads = await compareInRounds(
     rounds,
     {
-      hello,
-      cached: read(ports.products),
-      notModified: read(ports.products, { 'if-none-match': '"1"' }),
-      uncached: read(uncachedPort),
+      hello: measured('hello', { app: pidOf(helloApp), ingress: ingressPid }, hello),
+      cached: measured(
+        'cached',
+        { app: pidOf(apps.cached), ingress: ingressPid },
+        read(ports.products),
+      ),
+      notModified: measured(
+        'notModified',
+        { app: pidOf(apps.cached), ingress: ingressPid },
+        read(ports.products, { 'if-none-match': '"1"' }),
+      ),
+      uncached: measured(
+        'uncached',
+        { app: pidOf(apps.uncached), ingress: ingressPid, postgres: postgresPids },
+        read(uncachedPort),
+      ),
     },
     'hello',
   );
@@ -187,7 +212,20 @@ try {
   await viaDapr();
   await toApp();
   const before = await stockAndReserved(db, hotId);
-  const writes = await compareInRounds(rounds, { direct, toApp, viaDapr }, 'direct');
+  const writers = { app: pidOf(apps.cached), postgres: postgresPids };
+  const sidecars = {
+    'products sidecar': pidOf(productsDaprd),
+    'orders sidecar': pidOf(ordersDaprd),
+  };
+  const writes = await compareInRounds(
+    rounds,
+    {
+      direct: measured('direct', { postgres: postgresPids }, direct),
+      toApp: measured('toApp', writers, toApp),
+      viaDapr: measured('viaDapr', { ...writers, ...sidecars }, viaDapr),
+    },
+    'direct',
+  );
   expectStatuses('toApp', writes.toApp, ['200']);
   expectStatuses('viaDapr', writes.viaDapr, ['200']);
   // Each reservation row holds exactly one unit, and every answered reservation has its row
@@ -208,6 +246,7 @@ try {
     );
   }
   report(reads, writes, hitShare);
+  reportCpu(cpu);
 } finally {
   await cleanUp();
 }
@@ -296,6 +335,17 @@ function report(
       `\n  reservations via Dapr ÷ direct UPDATE: ${goal(writes.viaDapr.ratio, 0.3)}` +
       `\n  cache hits per GET of the cached app (200 and 304 rows): ${fixed(hitShare, 3)}\n`,
   );
+}
+
+function reportCpu(cpu: Record<string, { ms: Record<string, number>; requests: number }>): void {
+  console.log('  CPU per answer, µs, by process:');
+  for (const [row, { ms, requests }] of Object.entries(cpu)) {
+    const parts = Object.entries(ms).map(
+      ([name, total]) => `${name} ${fixed((total * 1000) / requests, 0)}`,
+    );
+    console.log(`    ${row.padEnd(12)} ${parts.join(', ')}`);
+  }
+  console.log();
 }
 
 function fixed(value: number, digits: number): string {

@@ -23,6 +23,7 @@ export interface DaprdResources {
 }
 
 type Resource = {
+  apiVersion?: string;
   kind?: string;
   metadata?: { name?: string };
   spec?: Record<string, unknown> & { type?: string; metadata?: Array<Record<string, unknown>> };
@@ -67,15 +68,18 @@ export function prepareDaprdResources(options: DaprdResourcesOptions): DaprdReso
 }
 
 function readResources(folder: string): Resource[] {
-  return readdirSync(folder)
-    .filter((file) => /\.ya?ml$/.test(file))
-    .sort()
-    .flatMap((file) =>
-      parseAllDocuments(readFileSync(path.join(folder, file), 'utf8')).map(
-        (document) => document.toJSON() as Resource,
-      ),
-    )
-    .filter((resource) => resource && typeof resource === 'object' && resource.kind);
+  return (
+    readdirSync(folder)
+      .filter((file) => /\.ya?ml$/.test(file))
+      .sort()
+      .flatMap((file) =>
+        parseAllDocuments(readFileSync(path.join(folder, file), 'utf8')).map(
+          (document) => document.toJSON() as Resource,
+        ),
+      )
+      // Dapr's own kinds only: components/ also holds the kustomization that lists them.
+      .filter((resource) => resource?.apiVersion?.startsWith('dapr.io/'))
+  );
 }
 
 function pointAtRedis(resource: Resource, address: string): void {

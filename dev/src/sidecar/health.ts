@@ -31,7 +31,8 @@ export function healthRoutes(
           return daprError(500, 'ERR_HEALTH_APPID_NOT_MATCH', 'dapr app-id does not match');
         }
         if (options.appPort !== undefined && !appIsReady()) {
-          return daprError(500, 'ERR_HEALTH_NOT_READY', 'dapr is not ready: [app]');
+          // daprd 1.18.3 names its runtime, whose start waits for the app (the daprd lane).
+          return daprError(500, 'ERR_HEALTH_NOT_READY', 'dapr is not ready: [runtime]');
         }
         return noContent();
       },

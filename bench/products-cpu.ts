@@ -4,19 +4,31 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const clockTicks = 100; // USER_HZ on Linux
 
-/** CPU time (user + system) a process has used so far, in ms; 0 once it is gone. */
-export function cpuMillis(pid: number): number {
+/**
+ * CPU time (user + system) a process has used so far, in ms; 0 once it is gone. With
+ * `reaped`, also that of its children that exited and were waited for.
+ */
+export function cpuMillis(pid: number, reaped = false): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+    const own = Number(fields[11]) + Number(fields[12]);
+    const children = reaped ? Number(fields[13]) + Number(fields[14]) : 0;
+    return ((own + children) * 1000) / clockTicks;
   } catch {
     return 0;
   }
 }
 
-/** A process and its children (PostgreSQL: the postmaster and its backends). */
-export function withChildren(pid: number): number[] {
-  const children = readdirSync('/proc')
+/**
+ * CPU time of a process and of all its children, live or exited (PostgreSQL: the postmaster and
+ * its backends, which come and go with the pools' connections).
+ */
+export function treeCpuMillis(pid: number): number {
+  return childrenOf(pid).reduce((sum, child) => sum + cpuMillis(child), cpuMillis(pid, true));
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .filter((entry) => {
       try {
@@ -27,10 +39,10 @@ export function withChildren(pid: number): number[] {
       }
     })
     .map(Number);
-  return [pid, ...children];
 }
 
-export type Processes = Record<string, () => number[]>;
+/** Groups of processes by name, each read as the CPU time it used so far (ms). */
+export type Processes = Record<string, () => number>;
 
 /**
  * Wraps a measured run: adds the CPU time each group of processes spent during it (in ms) and
@@ -42,12 +54,7 @@ export function measuringCpu<T extends { count: number }>(
   run: () => Promise<T>,
 ): () => Promise<T> {
   const read = () =>
-    Object.fromEntries(
-      Object.entries(processes).map(([name, pids]) => [
-        name,
-        pids().reduce((sum, pid) => sum + cpuMillis(pid), 0),
-      ]),
-    );
+    Object.fromEntries(Object.entries(processes).map(([name, cpuOf]) => [name, cpuOf()]));
   return async () => {
     const before = read();
     const result = await run();

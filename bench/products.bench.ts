@@ -10,7 +10,7 @@ import { prepareDaprRuntime, sidecarScript } from '@sidecart/dev/dapr-runtime';
 import { freePort } from '@sidecart/dev/ports';
 import { startPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
-import { measuringCpu, withChildren, type Processes } from './products-cpu.ts';
+import { cpuMillis, measuringCpu, treeCpuMillis, type Processes } from './products-cpu.ts';
 import { compareInRounds, runLoad, runSql, type Compared } from './products-load.ts';
 
 // products under load, each figure a ratio to a baseline measured in the same rounds:
@@ -152,26 +152,26 @@ try {
     processes: Processes,
     run: () => Promise<T>,
   ) => measuringCpu(processes, (cpu[row] = { ms: {}, requests: 0 }), run);
-  const pidOf = (child: ChildProcess) => () => [child.pid!];
-  const ingressPid = () => [ingress.pid];
-  const postgresPids = () => withChildren(postgres.pid);
+  const cpuOf = (child: ChildProcess) => () => cpuMillis(child.pid!);
+  const ingressCpu = () => cpuMillis(ingress.pid);
+  const postgresCpu = () => treeCpuMillis(postgres.pid);
   const reads = await compareInRounds(
     rounds,
     {
-      hello: measured('hello', { app: pidOf(helloApp), ingress: ingressPid }, hello),
+      hello: measured('hello', { app: cpuOf(helloApp), ingress: ingressCpu }, hello),
       cached: measured(
         'cached',
-        { app: pidOf(apps.cached), ingress: ingressPid },
+        { app: cpuOf(apps.cached), ingress: ingressCpu },
         read(ports.products),
       ),
       notModified: measured(
         'notModified',
-        { app: pidOf(apps.cached), ingress: ingressPid },
+        { app: cpuOf(apps.cached), ingress: ingressCpu },
         read(ports.products, { 'if-none-match': '"1"' }),
       ),
       uncached: measured(
         'uncached',
-        { app: pidOf(apps.uncached), ingress: ingressPid, postgres: postgresPids },
+        { app: cpuOf(apps.uncached), ingress: ingressCpu, postgres: postgresCpu },
         read(uncachedPort),
       ),
     },
@@ -212,15 +212,15 @@ try {
   await viaDapr();
   await toApp();
   const before = await stockAndReserved(db, hotId);
-  const writers = { app: pidOf(apps.cached), postgres: postgresPids };
+  const writers = { app: cpuOf(apps.cached), postgres: postgresCpu };
   const sidecars = {
-    'products sidecar': pidOf(productsDaprd),
-    'orders sidecar': pidOf(ordersDaprd),
+    'products sidecar': cpuOf(productsDaprd),
+    'orders sidecar': cpuOf(ordersDaprd),
   };
   const writes = await compareInRounds(
     rounds,
     {
-      direct: measured('direct', { postgres: postgresPids }, direct),
+      direct: measured('direct', { postgres: postgresCpu }, direct),
       toApp: measured('toApp', writers, toApp),
       viaDapr: measured('viaDapr', { ...writers, ...sidecars }, viaDapr),
     },

@@ -54,8 +54,9 @@ export class PostgresStateStore {
     const firstWrite = request.options.concurrency === 'first-write';
     const sql = this.#dialect.upsert(expires, firstWrite);
     const { rowCount } = await db.query(sql, [request.key, ...valueParams]);
-    // first-write without an etag is insert-only: an existing row is a 500, not a 409 (§3.4).
-    if (rowCount !== 1) throw new PermanentError('no item was updated');
+    // first-write without an etag is insert-only: an existing row is a 500, not a 409 (§3.4),
+    // and a plain store error, which an outbound retry policy retries (as daprd 1.18.3 does).
+    if (rowCount !== 1) throw new Error('no item was updated');
   }
 
   async delete(request: DeleteRequest, db: Queryable = this.#pool): Promise<void> {

@@ -14,9 +14,6 @@ export default {
     ...preset.testPathIgnorePatterns,
     '/test/sidecar/(resources|access-control|resiliency|internal-auth)\\.test\\.ts$',
     '/test/sidecar/pubsub-(broker|shutdown)\\.test\\.ts$',
-    // Not settled yet (ADR 0006, "the daprd lane"): run alone its tests pass but for the
-    // differences listed there; run as a whole file, most calls end in a reset connection.
-    '/test/sidecar/invocation\\.test\\.ts$',
   ],
   setupFiles: ['<rootDir>/test/sidecar/daprd-lane.ts'],
   globalSetup: '<rootDir>/src/postgres/jest-global-setup.ts',

@@ -7,7 +7,13 @@ import pg from 'pg';
 import { freePort } from '../../src/stack/ports.ts';
 import { waitUntil } from '../../src/stack/processes.ts';
 import { startRecordingApp, type RecordingApp } from './fixtures/invocation-app.ts';
-import { createSdkClient, describeDevOnly, startTestSidecar, type TestSidecar } from './harness.ts';
+import {
+  createSdkClient,
+  describeDevOnly,
+  startTestSidecar,
+  testKnownDifference,
+  type TestSidecar,
+} from './harness.ts';
 
 // Service invocation through two dev sidecars (docs/dapr-behaviour.md §2; gotchas 1–3 of §9): request forms,
 // what the callee app receives, pass-through of answers, Dapr-side failures, resiliency, ACL,
@@ -190,77 +196,89 @@ describe('service invocation between dev sidecars', () => {
       expect(calleeApp.received[0]!.headers.authorization).toBe(authorization);
     });
 
-    test('/v1.0/invoke/<id>/method/<method>: any verb, an escaped id, app.namespace, a cleaned method', async () => {
-      const calls = [
-        ['PATCH', '/v1.0/invoke/cal%6Cee/method/a/../b/'],
-        ['GET', '/v1.0/invoke/callee.default/method/in-namespace'],
-        ['DELETE', '/v1.0/invoke/callee/method/items/x%2Fy?force=true'],
-        ['OPTIONS', '/v1.0/invoke/callee/method/'],
-      ];
+    testKnownDifference(
+      'method-unescaped',
+      '/v1.0/invoke/<id>/method/<method>: any verb, an escaped id, app.namespace, a cleaned method',
+      async () => {
+        const calls = [
+          ['PATCH', '/v1.0/invoke/cal%6Cee/method/a/../b/'],
+          ['GET', '/v1.0/invoke/callee.default/method/in-namespace'],
+          ['DELETE', '/v1.0/invoke/callee/method/items/x%2Fy?force=true'],
+          ['OPTIONS', '/v1.0/invoke/callee/method/'],
+        ];
 
-      for (const [method, path] of calls) expect((await invoke(method!, path!)).status).toBe(200);
+        for (const [method, path] of calls) expect((await invoke(method!, path!)).status).toBe(200);
 
-      expect(calleeApp.received.map(({ method, url }) => [method, url])).toEqual([
-        ['PATCH', '/b'],
-        ['GET', '/in-namespace'],
-        ['DELETE', '/items/x%2Fy?force=true'],
-        ['OPTIONS', '/'],
-      ]);
-    });
+        expect(calleeApp.received.map(({ method, url }) => [method, url])).toEqual([
+          ['PATCH', '/b'],
+          ['GET', '/in-namespace'],
+          ['DELETE', '/items/x%2Fy?force=true'],
+          ['OPTIONS', '/'],
+        ]);
+      },
+    );
 
-    test('a method holding ? # or control characters, or an id with two dots, fails with 500 ERR_DIRECT_INVOKE', async () => {
-      const cases = [
-        [
-          '/v1.0/invoke/callee/method/a%3Fb',
-          'failed to invoke, id: callee, err: method contains forbidden character: "a?b"',
-        ],
-        [
-          '/v1.0/invoke/callee/method/a%23b',
-          'failed to invoke, id: callee, err: method contains forbidden character: "a#b"',
-        ],
-        [
-          '/v1.0/invoke/callee/method/a%0Ab',
-          'failed to invoke, id: callee, err: method contains control character: "a\\nb"',
-        ],
-        ['/v1.0/invoke/a.b.c/method/x', 'failed to invoke, id: a.b.c, err: invalid app id a.b.c'],
-      ];
+    testKnownDifference(
+      'forbidden-method-message',
+      'a method holding ? # or control characters, or an id with two dots, fails with 500 ERR_DIRECT_INVOKE',
+      async () => {
+        const cases = [
+          [
+            '/v1.0/invoke/callee/method/a%3Fb',
+            'failed to invoke, id: callee, err: method contains forbidden character: "a?b"',
+          ],
+          [
+            '/v1.0/invoke/callee/method/a%23b',
+            'failed to invoke, id: callee, err: method contains forbidden character: "a#b"',
+          ],
+          [
+            '/v1.0/invoke/callee/method/a%0Ab',
+            'failed to invoke, id: callee, err: method contains control character: "a\\nb"',
+          ],
+          ['/v1.0/invoke/a.b.c/method/x', 'failed to invoke, id: a.b.c, err: invalid app id a.b.c'],
+        ];
 
-      for (const [path, message] of cases) {
-        const answer = await invoke('GET', path!);
+        for (const [path, message] of cases) {
+          const answer = await invoke('GET', path!);
 
-        expect([path, answer.status]).toEqual([path, 500]);
-        expect(JSON.parse(answer.text)).toEqual(directInvokeError(message!));
-      }
-      expect(calleeApp.received).toEqual([]);
-    });
+          expect([path, answer.status]).toEqual([path, 500]);
+          expect(JSON.parse(answer.text)).toEqual(directInvokeError(message!));
+        }
+        expect(calleeApp.received).toEqual([]);
+      },
+    );
   });
 
   describe('what the callee app receives (§2.2)', () => {
-    test('identity, forwarding and trace headers are set over caller copies; the app token replaces the API token', async () => {
-      const answer = await invoke('POST', '/v1.0/invoke/callee/method/echo', {
-        headers: {
-          'dapr-caller-app-id': 'evil',
-          'dapr-callee-app-id': 'evil',
-          'x-forwarded-for': '6.6.6.6',
-          'x-custom': 'kept',
-        },
-        body: 'hi',
-      });
+    testKnownDifference(
+      'caller-id-appended',
+      'identity, forwarding and trace headers are set over caller copies; the app token replaces the API token',
+      async () => {
+        const answer = await invoke('POST', '/v1.0/invoke/callee/method/echo', {
+          headers: {
+            'dapr-caller-app-id': 'evil',
+            'dapr-callee-app-id': 'evil',
+            'x-forwarded-for': '6.6.6.6',
+            'x-custom': 'kept',
+          },
+          body: 'hi',
+        });
 
-      expect(answer.status).toBe(200);
-      const { headers } = calleeApp.received[0]!;
-      expect(headers['dapr-caller-app-id']).toBe('caller');
-      expect(headers['dapr-callee-app-id']).toBe('callee');
-      expect(headers['dapr-caller-namespace']).toBeUndefined();
-      expect(headers['dapr-api-token']).toBe(appApiToken);
-      expect(headers['x-custom']).toBe('kept');
-      expect(headers['x-forwarded-for']).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-      expect(headers['x-forwarded-for']).not.toBe('6.6.6.6');
-      expect(headers['x-forwarded-host']).toBe(os.hostname());
-      const ip = headers['x-forwarded-for'];
-      expect(headers.forwarded).toBe(`for=${ip};by=${ip};host=${os.hostname()}`);
-      expect(headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
-    });
+        expect(answer.status).toBe(200);
+        const { headers } = calleeApp.received[0]!;
+        expect(headers['dapr-caller-app-id']).toBe('caller');
+        expect(headers['dapr-callee-app-id']).toBe('callee');
+        expect(headers['dapr-caller-namespace']).toBeUndefined();
+        expect(headers['dapr-api-token']).toBe(appApiToken);
+        expect(headers['x-custom']).toBe('kept');
+        expect(headers['x-forwarded-for']).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        expect(headers['x-forwarded-for']).not.toBe('6.6.6.6');
+        expect(headers['x-forwarded-host']).toBe(os.hostname());
+        const ip = headers['x-forwarded-for'];
+        expect(headers.forwarded).toBe(`for=${ip};by=${ip};host=${os.hostname()}`);
+        expect(headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+      },
+    );
 
     test("the caller's traceparent is kept", async () => {
       const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -310,44 +328,52 @@ describe('service invocation between dev sidecars', () => {
       expect(received!.headers['content-length']).toBeUndefined();
     });
 
-    test('an answer whose connection dies mid-body reaches the caller as a dropped connection', async () => {
-      const outcome = await new Promise<{ status: number; complete: boolean; bytes: number }>(
-        (resolve, reject) => {
-          const request = http.get({
-            host: '127.0.0.1',
-            port: caller.httpPort,
-            path: '/v1.0/invoke/callee/method/broken',
-            headers: { 'dapr-api-token': apiToken },
-            agent: false,
-          });
-          request.on('error', reject);
-          request.on('response', (response) => {
-            let bytes = 0;
-            response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-            response.on('error', () => {});
-            response.on('close', () =>
-              resolve({ status: response.statusCode!, complete: response.complete, bytes }),
-            );
-          });
-        },
-      );
+    testKnownDifference(
+      'broken-answer-completed',
+      'an answer whose connection dies mid-body reaches the caller as a dropped connection',
+      async () => {
+        const outcome = await new Promise<{ status: number; complete: boolean; bytes: number }>(
+          (resolve, reject) => {
+            const request = http.get({
+              host: '127.0.0.1',
+              port: caller.httpPort,
+              path: '/v1.0/invoke/callee/method/broken',
+              headers: { 'dapr-api-token': apiToken },
+              agent: false,
+            });
+            request.on('error', reject);
+            request.on('response', (response) => {
+              let bytes = 0;
+              response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+              response.on('error', () => {});
+              response.on('close', () =>
+                resolve({ status: response.statusCode!, complete: response.complete, bytes }),
+              );
+            });
+          },
+        );
 
-      expect(outcome).toEqual({ status: 200, complete: false, bytes: 5 });
-    });
+        expect(outcome).toEqual({ status: 200, complete: false, bytes: 5 });
+      },
+    );
 
-    test('invoking your own app id goes straight to your app, identity headers still set', async () => {
-      const answer = await invoke('GET', '/v1.0/invoke/caller/method/self?q=1');
+    testKnownDifference(
+      'self-invoke-no-identity',
+      'invoking your own app id goes straight to your app, identity headers still set',
+      async () => {
+        const answer = await invoke('GET', '/v1.0/invoke/caller/method/self?q=1');
 
-      expect(answer.status).toBe(200);
-      expect(calleeApp.received).toEqual([]);
-      expect(callerApp.received).toHaveLength(1);
-      const [received] = callerApp.received;
-      expect(received!.url).toBe('/self?q=1');
-      expect(received!.headers['dapr-caller-app-id']).toBe('caller');
-      expect(received!.headers['dapr-callee-app-id']).toBe('caller');
-      // The caller sidecar enforces DAPR_API_TOKEN and has no APP_API_TOKEN: no token at all.
-      expect(received!.headers['dapr-api-token']).toBeUndefined();
-    });
+        expect(answer.status).toBe(200);
+        expect(calleeApp.received).toEqual([]);
+        expect(callerApp.received).toHaveLength(1);
+        const [received] = callerApp.received;
+        expect(received!.url).toBe('/self?q=1');
+        expect(received!.headers['dapr-caller-app-id']).toBe('caller');
+        expect(received!.headers['dapr-callee-app-id']).toBe('caller');
+        // The caller sidecar enforces DAPR_API_TOKEN and has no APP_API_TOKEN: no token at all.
+        expect(received!.headers['dapr-api-token']).toBeUndefined();
+      },
+    );
   });
 
   describe('what the caller gets back (§2.3)', () => {
@@ -378,14 +404,18 @@ describe('service invocation between dev sidecars', () => {
       expect(answer.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
     });
 
-    test('a body over 4 MiB is refused with 413', async () => {
-      const answer = await invoke('POST', '/v1.0/invoke/callee/method/echo', {
-        body: Buffer.alloc(4 * 1024 * 1024 + 1),
-      });
+    testKnownDifference(
+      'invoke-body-limit-500',
+      'a body over 4 MiB is refused with 413',
+      async () => {
+        const answer = await invoke('POST', '/v1.0/invoke/callee/method/echo', {
+          body: Buffer.alloc(4 * 1024 * 1024 + 1),
+        });
 
-      expect(answer.status).toBe(413);
-      expect(calleeApp.received).toEqual([]);
-    });
+        expect(answer.status).toBe(413);
+        expect(calleeApp.received).toEqual([]);
+      },
+    );
   });
 
   describe('Dapr-side failures (§2.3, §2.5)', () => {
@@ -569,16 +599,22 @@ describe('service invocation between dev sidecars', () => {
           `id: spiffe://public/ns/default/caller operation: ${operation} verb: ${verb}`,
       );
 
-    test('a denied operation answers 403 ERR_DIRECT_INVOKE and never reaches the app', async () => {
-      const admin = await invoke('POST', '/v1.0/invoke/callee/method/admin/users/7', { body: 'x' });
-      const deleteOrder = await invoke('DELETE', '/v1.0/invoke/callee/method/orders/1');
+    testKnownDifference(
+      'acl-needs-mtls',
+      'a denied operation answers 403 ERR_DIRECT_INVOKE and never reaches the app',
+      async () => {
+        const admin = await invoke('POST', '/v1.0/invoke/callee/method/admin/users/7', {
+          body: 'x',
+        });
+        const deleteOrder = await invoke('DELETE', '/v1.0/invoke/callee/method/orders/1');
 
-      expect(admin.status).toBe(403);
-      expect(JSON.parse(admin.text)).toEqual(denied('admin/users/7', 'POST'));
-      expect(deleteOrder.status).toBe(403);
-      expect(JSON.parse(deleteOrder.text)).toEqual(denied('orders/1', 'DELETE'));
-      expect(calleeApp.received).toEqual([]);
-    });
+        expect(admin.status).toBe(403);
+        expect(JSON.parse(admin.text)).toEqual(denied('admin/users/7', 'POST'));
+        expect(deleteOrder.status).toBe(403);
+        expect(JSON.parse(deleteOrder.text)).toEqual(denied('orders/1', 'DELETE'));
+        expect(calleeApp.received).toEqual([]);
+      },
+    );
 
     test('other verbs, and paths deeper than a single *, are allowed', async () => {
       const read = await invoke('GET', '/v1.0/invoke/callee/method/orders/1');

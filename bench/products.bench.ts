@@ -31,6 +31,10 @@ const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn';
 // Both apps run as `npm start` runs a replica (dev/src/stack/config.ts, appNodeOptions).
 const appEnv = { ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' };
 const repo = path.resolve(import.meta.dirname, '..');
+// Another copy of the service (say, an older commit's, beside this node_modules) to compare with.
+const productsDir = path.resolve(
+  process.env.BENCH_PRODUCTS_DIR ?? path.join(repo, 'services/products'),
+);
 const children: ChildProcess[] = [];
 const root = mkdtempSync(path.join(tmpdir(), 'sidecart-bench-products-'));
 chmodSync(root, 0o755);
@@ -49,14 +53,10 @@ let closePool = async () => {};
 try {
   await Promise.all(['products', 'dapr'].map((name) => postgres.ensureDatabase(name)));
   const databaseUrl = postgres.url('products');
-  const migrated = spawnSync(
-    process.execPath,
-    [path.join(repo, 'services/products/src/migrate.ts')],
-    {
-      env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-      stdio: 'inherit',
-    },
-  );
+  const migrated = spawnSync(process.execPath, [path.join(productsDir, 'src/migrate.ts')], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    stdio: 'inherit',
+  });
   if (migrated.status !== 0) throw new Error('products migrations failed');
   const db = new pg.Pool({ connectionString: databaseUrl, max: settings.connections });
   closePool = () => db.end();
@@ -97,7 +97,7 @@ try {
     SERVICE_REPLICA: `products-${cacheEntries === 0 ? 'uncached' : '0'}`,
     PRODUCT_CACHE_ENTRIES: String(cacheEntries),
   });
-  const productsMain = path.join(repo, 'services/products/src/main.ts');
+  const productsMain = path.join(productsDir, 'src/main.ts');
   const uncachedPort = await freePort();
   const helloPort = await freePort();
   const apps = {

@@ -23,15 +23,28 @@ import type { TestSidecar, TestSidecarOptions } from './harness.ts';
 // The same test sidecar, served by real daprd: what the dev sidecar keeps in its `databaseUrl`
 // (name registry, pub/sub broker) daprd keeps in a SQLite resolver file and a Redis, one each
 // per databaseUrl, so sidecars that share one find each other and their messages, as they do
-// on the dev sidecar. They live as long as this test process.
+// on the dev sidecar. They live until the test file ends (stopDaprdTestResources).
 
 const shared = new Map<string, { redis: Promise<RedisServer>; names: string }>();
 const scratch: string[] = [];
+const running = new Set<() => Promise<void>>();
 
-process.once('exit', () => {
-  if (!process.env.SIDECART_KEEP_DAPRD)
+/**
+ * After a test file: closes the daprds it left running, stops its Redis servers and removes
+ * the scratch folders (kept with SIDECART_KEEP_DAPRD=1, daprd's logs among them).
+ */
+export async function stopDaprdTestResources(): Promise<void> {
+  await Promise.all([...running].map((close) => close()));
+  const servers = await Promise.allSettled([...shared.values()].map((entry) => entry.redis));
+  await Promise.all(
+    servers.map((server) => (server.status === 'fulfilled' ? server.value.stop() : undefined)),
+  );
+  shared.clear();
+  if (!process.env.SIDECART_KEEP_DAPRD) {
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+  }
+  scratch.length = 0;
+}
 
 function sharedBy(databaseUrl: string) {
   let entry = shared.get(databaseUrl);
@@ -102,11 +115,13 @@ export async function startDaprdTestSidecar(options: TestSidecarOptions): Promis
     30_000,
   );
   const close = async () => {
+    running.delete(close);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(killer);
   };
+  running.add(close);
   if (!started || child.exitCode !== null) {
     await close();
     throw new Error(`daprd did not start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
-import { describe, test } from '@jest/globals';
+import { afterAll, describe, test } from '@jest/globals';
 import pg from 'pg';
 import { createTestDatabase, silentLogger } from '@sidecart/chassis/testing';
 import {
@@ -10,7 +10,7 @@ import {
   type RunningSidecar,
   type SidecarOptions,
 } from '../../src/sidecar/sidecar.ts';
-import { redisCommand, startDaprdTestSidecar } from './daprd-target.ts';
+import { redisCommand, startDaprdTestSidecar, stopDaprdTestResources } from './daprd-target.ts';
 
 export interface TestSidecarOptions {
   appId: string;
@@ -46,6 +46,9 @@ export type TestSidecar = RunningSidecar & {
  */
 export const sidecarTarget: 'dev' | 'daprd' =
   process.env.SIDECART_SIDECAR_TARGET === 'daprd' ? 'daprd' : 'dev';
+
+// Registered by every test file that imports the harness: its daprds and Redis servers go with it.
+if (sidecarTarget === 'daprd') afterAll(stopDaprdTestResources);
 
 /**
  * For tests of the dev sidecar's own machinery (its broker tables, its internal token, its

@@ -28,6 +28,7 @@ export {
   ormRequestContext,
   type OrmOptions,
 } from './orm/orm.ts';
+export { runMigrateCommand, type MigrateCommandOptions } from './orm/migrate-command.ts';
 export { jwksKeyResolver, type JwksResolverOptions } from './auth/jwks.ts';
 export { currentUser, requireRole, requireUser } from './auth/require-user.ts';
 export {

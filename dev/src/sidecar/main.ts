@@ -1,16 +1,24 @@
 import { createLogger } from '@sidecart/chassis/logger';
-import { loadSidecarConfig, sidecarEnvironment } from './config.ts';
+import { ResourceError } from './resource-error.ts';
 import { startSidecar } from './sidecar.ts';
+import { readStartupSettings } from './startup-settings.ts';
 
 // The dev sidecar process, started beside every replica by the local runtime (like daprd in a pod).
-let config;
-try {
-  config = loadSidecarConfig();
-} catch (error) {
-  console.error((error as Error).message);
+const settings = readStartupSettings();
+if ('configError' in settings) {
+  console.error(settings.configError);
   process.exit(78);
 }
+const { config } = settings;
 const log = createLogger('daprd', config.LOG_LEVEL, config.SIDECAR_INSTANCE);
+if (!('resources' in settings)) {
+  const error =
+    'resourceProblems' in settings
+      ? new ResourceError(settings.resourceProblems)
+      : new Error(settings.failure);
+  log.fatal({ err: error }, error.message);
+  process.exit(1);
+}
 let stopping = false;
 const stop = async (code: number) => {
   if (stopping) return;
@@ -32,9 +40,9 @@ const sidecar = await startSidecar({
   appApiToken: config.APP_API_TOKEN,
   internalToken: config.SIDECAR_INTERNAL_TOKEN,
   resourcesPaths: config.DAPR_RESOURCES_PATH.split(',').map((entry) => entry.trim()),
+  resources: settings.resources,
   configuration: config.DAPR_CONFIG,
   secretsFile: config.DAPR_SECRETS_FILE,
-  env: sidecarEnvironment(),
   databaseUrl: config.SIDECAR_DATABASE_URL,
   log,
   onShutdown: () => void stop(0),

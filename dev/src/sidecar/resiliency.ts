@@ -5,7 +5,7 @@ import {
   type PolicyDefinition,
   type RetryDefinition,
 } from './resiliency-policy.ts';
-import { ResourceError } from './resources.ts';
+import { ResourceError } from './resource-error.ts';
 import type { EndpointPolicy, Resiliency, ResiliencySpec } from './types.ts';
 
 export { parseDuration } from './durations.ts';

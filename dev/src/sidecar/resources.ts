@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
+import { ResourceError } from './resource-error.ts';
 import {
   type componentSchema,
   type configurationSchema,
@@ -22,16 +23,8 @@ import type {
   SubscriptionResource,
 } from './types.ts';
 
-/** Every problem found in the resources folders, one per line, so a developer fixes them in one go. */
-export class ResourceError extends Error {
-  readonly problems: string[];
-
-  constructor(problems: string[]) {
-    super(`Dapr resources are invalid:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ResourceError';
-    this.problems = problems;
-  }
-}
+// Its own file: the running sidecar throws it too (resiliency.ts) without loading yaml and zod.
+export { ResourceError };
 
 export interface LoadResourcesOptions {
   appId: string;

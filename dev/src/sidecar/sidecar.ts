@@ -10,11 +10,10 @@ import { createAppChannel, type StreamingAppChannel } from './app-channel.ts';
 import { createInvocation } from './invocation.ts';
 import { privateInternalToken } from './invocation/internal-auth.ts';
 import { createPubsubApi } from './pubsub/index.ts';
-import { loadResources } from './resources.ts';
 import { createResiliency } from './resiliency.ts';
 import { BadEscapeError, cleanPath, Router } from './router.ts';
 import { createStateApi } from './state/index.ts';
-import type { BuildingBlock, SidecarContext } from './types.ts';
+import type { BuildingBlock, Resources, SidecarContext } from './types.ts';
 
 /** daprd's `--max-body-size` default (docs/dapr-behaviour.md §1). */
 const maxBodyBytes = 4 * 1024 * 1024;
@@ -42,6 +41,11 @@ export interface SidecarOptions {
   internalToken?: string;
   /** Folders with Component, Resiliency, Configuration and Subscription YAML. */
   resourcesPaths: string[];
+  /**
+   * The resources already read from `resourcesPaths` (main.ts reads them in a short-lived child
+   * process); absent = read here.
+   */
+  resources?: Resources;
   /** The Configuration to apply (k8s annotation dapr.io/config). */
   configuration?: string;
   /** JSON `{secret: {key: value}}` standing in for the kubernetes secret store. */
@@ -71,13 +75,7 @@ export interface RunningSidecar {
  */
 export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
   const { appId, log } = options;
-  const resources = loadResources(options.resourcesPaths, {
-    appId,
-    namespace: options.namespace,
-    secretsFile: options.secretsFile,
-    env: options.env,
-    configuration: options.configuration,
-  });
+  const resources = options.resources ?? (await readResources(options));
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
   const app = createAppChannel({
@@ -110,6 +108,18 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     await pool.end();
     throw error;
   }
+}
+
+/** Loaded on demand: yaml and zod stay out of a process that was handed its resources. */
+async function readResources(options: SidecarOptions): Promise<Resources> {
+  const { loadResources } = await import('./resources.ts');
+  return loadResources(options.resourcesPaths, {
+    appId: options.appId,
+    namespace: options.namespace,
+    secretsFile: options.secretsFile,
+    env: options.env,
+    configuration: options.configuration,
+  });
 }
 
 async function serveApi(

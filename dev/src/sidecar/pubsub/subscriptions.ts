@@ -1,4 +1,5 @@
-import { parse } from '@marcbachmann/cel-js';
+import { createRequire } from 'node:module';
+import type * as CelModule from '@marcbachmann/cel-js';
 import type { SidecarContext } from '../types.ts';
 import type { CloudEvent } from './cloudevent.ts';
 import { structField as field, structString as text, structStringMap } from './go-structs.ts';
@@ -20,11 +21,19 @@ export interface Subscription {
   type: 'PROGRAMMATIC' | 'DECLARATIVE';
 }
 
+let cel: typeof CelModule | undefined;
+/**
+ * Loaded with the first CEL rule, synchronously (require of an ES module): most apps route without
+ * rules, and a sidecar that never compiles one keeps the library's ~1 MiB out of memory (ADR 0013).
+ */
+const loadCel = () =>
+  (cel ??= createRequire(import.meta.url)('@marcbachmann/cel-js') as typeof CelModule);
+
 /** createRoutingRule: a CEL `match` is compiled once; a bad expression throws. */
 function routingRule(match: string, path: string): RoutingRule {
   const trimmed = match.trim();
   if (trimmed === '') return { match: '', path };
-  const program = parse(trimmed);
+  const program = loadCel().parse(trimmed);
   return { match: trimmed, path, evaluate: (variables) => program(variables) };
 }
 

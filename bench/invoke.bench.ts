@@ -17,6 +17,7 @@ import { cpuMillis } from './products-cpu.ts';
 // not throughput. Real daprd publishes +1.06 ms p50 and +2.90 ms p99 for the same path; the
 // targets are ≤ +1 ms and ≤ +2.9 ms. Each sidecar's CPU time (from /proc) over the measured
 // rounds, divided by the invocations, is its CPU per call (it idles while the direct rows run).
+// BENCH_RESILIENCY=1 gives the echo target the stack's resiliency policies (invoke-resiliency/).
 // BENCH_CPU_PROF=<folder> writes the sidecars' V8 CPU profiles there (node --cpu-prof).
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -38,7 +39,10 @@ try {
   const common = {
     ...process.env,
     LOG_LEVEL: 'warn',
-    DAPR_RESOURCES_PATH: path.join(import.meta.dirname, 'resources'),
+    DAPR_RESOURCES_PATH: path.join(
+      import.meta.dirname,
+      process.env.BENCH_RESILIENCY === '1' ? 'invoke-resiliency' : 'resources',
+    ),
     SIDECAR_DATABASE_URL: postgres.url('dapr'),
     // As under `npm start`: the stack's shared secret, the sidecars' V8 settings.
     SIDECAR_INTERNAL_TOKEN: randomBytes(24).toString('base64url'),

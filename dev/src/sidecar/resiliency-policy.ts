@@ -56,6 +56,8 @@ class CircuitRejection extends Error {}
 interface Outcome<T> {
   value: T;
   failedStatus?: number;
+  /** A failure past the retry budget: returned as it is. */
+  isFinal?: boolean;
 }
 const isFailure = (outcome: unknown) => (outcome as Outcome<unknown>).failedStatus !== undefined;
 
@@ -70,6 +72,7 @@ export function createEndpointPolicy(definition: PolicyDefinition): EndpointPoli
       ? timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false })
       : undefined;
   const breakers = new Map<string, ReturnType<typeof createBreaker>>();
+  const retrying = retryDefinition && createRetry(retryDefinition);
 
   const runAttempt = async <T>(
     attempt: (signal: AbortSignal) => Promise<T>,
@@ -79,7 +82,11 @@ export function createEndpointPolicy(definition: PolicyDefinition): EndpointPoli
     try {
       // The caller's signal is merged here rather than given to cockatiel, whose timeout would
       // report the caller's abort as a deadline.
-      return await perAttempt.execute(({ signal }) => attempt(AbortSignal.any([signal, caller])));
+      // AbortSignal.any() registers with both signals on every attempt: skipped when the caller
+      // has none.
+      return await perAttempt.execute(({ signal }) =>
+        attempt(caller === neverAborted ? signal : AbortSignal.any([signal, caller])),
+      );
     } catch (error) {
       throw isTaskCancelledError(error) ? new Error(deadlineExceeded) : error;
     }
@@ -102,9 +109,7 @@ export function createEndpointPolicy(definition: PolicyDefinition): EndpointPoli
         };
         return guard ? guard(run) : run();
       };
-      const outcome = retryDefinition
-        ? await createRetry(retryDefinition, signal)(once)
-        : await once();
+      const outcome = retrying ? await retrying(once, signal) : await once();
       return outcome.value;
     },
   };
@@ -119,20 +124,31 @@ const daprBackoff: GeneratorFn<number> = (interval, options) => {
   return [current * (0.5 + Math.random()), next];
 };
 
-/** Runs `once` under the retry policy until it succeeds, the policy gives up or `signal` aborts. */
-function createRetry(definition: RetryDefinition, signal: AbortSignal) {
-  // cenkalti stops when the next delay would pass the budget; this stops once it has passed.
-  const started = Date.now();
-  const inBudget = () => definition.policy === 'constant' || Date.now() - started < maxElapsedMs;
-  // An abort is never retried: the attempt failed because the caller gave up (daprd's runner
-  // stops with its context).
+/**
+ * A failure the retry policy must let through: the caller gave up, or the exponential budget is
+ * spent. Not an Error: it is thrown and caught on every such failure, and needs no stack trace.
+ */
+class FinalFailure {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+/**
+ * The retry policy of one endpoint, built once (cockatiel's policies, handlers and backoff
+ * factories are objects with emitters, too many to build per call): runs `once` until it
+ * succeeds, the policy gives up or `signal` aborts. What depends on the execution — the caller's
+ * signal, the time budget, the backoff's progress — lives in the execution's closure.
+ */
+function createRetry(definition: RetryDefinition) {
   const handler = handleWhen(
-    (error) => !(error instanceof CircuitRejection) && !signal.aborted && inBudget(),
+    (error) => !(error instanceof CircuitRejection) && !(error instanceof FinalFailure),
   ).orWhenResult(
     (outcome) =>
       isFailure(outcome) &&
-      definition.retriesStatus((outcome as Outcome<unknown>).failedStatus!) &&
-      inBudget(),
+      !(outcome as Outcome<unknown>).isFinal &&
+      definition.retriesStatus((outcome as Outcome<unknown>).failedStatus!),
   );
   const policy = retry(handler, {
     maxAttempts: definition.maxRetries < 0 ? Infinity : definition.maxRetries,
@@ -146,16 +162,33 @@ function createRetry(definition: RetryDefinition, signal: AbortSignal) {
           maxDelay: definition.maxIntervalMs,
           exponent: 1.5,
         });
-  let backoff: IBackoff<unknown> | undefined;
-  return <T>(once: () => Promise<T>): Promise<T> =>
-    policy.execute(async ({ attempt }) => {
-      // The backoff waits here rather than in cockatiel, whose sleep ignores the signal.
-      if (attempt > 0) {
-        backoff = backoff ? backoff.next(undefined) : delays.next(undefined);
-        await sleep(backoff.duration, undefined, { signal });
-      }
-      return once();
-    }, signal);
+  return async <T>(once: () => Promise<Outcome<T>>, signal: AbortSignal): Promise<Outcome<T>> => {
+    // cenkalti stops when the next delay would pass the budget; this stops once it has passed.
+    const started = Date.now();
+    const inBudget = () => definition.policy === 'constant' || Date.now() - started < maxElapsedMs;
+    let backoff: IBackoff<unknown> | undefined;
+    try {
+      return await policy.execute(async ({ attempt }) => {
+        let outcome;
+        try {
+          // The backoff waits here rather than in cockatiel, whose sleep ignores the signal.
+          if (attempt > 0) {
+            backoff = backoff ? backoff.next(undefined) : delays.next(undefined);
+            await sleep(backoff.duration, undefined, { signal });
+          }
+          outcome = await once();
+        } catch (error) {
+          // An abort is never retried: the attempt failed because the caller gave up (daprd's
+          // runner stops with its context).
+          throw signal.aborted || !inBudget() ? new FinalFailure(error) : error;
+        }
+        if (isFailure(outcome) && !inBudget()) outcome.isFinal = true;
+        return outcome;
+      }, signal);
+    } catch (error) {
+      throw error instanceof FinalFailure ? error.error : error;
+    }
+  };
 }
 
 /** One gobreaker-like breaker: cockatiel's policy, plus what it lacks (interval reset, trip, fail-fast half-open). */

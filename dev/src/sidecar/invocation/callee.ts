@@ -32,7 +32,10 @@ export interface CalleeOptions {
  * streams the call to the app.
  */
 export async function startCalleeServer(options: CalleeOptions): Promise<CalleeServer> {
-  const server = http.createServer((request, response) => forward(options, request, response));
+  const token = Buffer.from(options.internalToken);
+  const server = http.createServer((request, response) =>
+    forward(options, token, request, response),
+  );
   // Calls may take as long as the app takes (no default timeout, docs/dapr-behaviour.md §2.5); idle
   // connections outlive the callers' agents (30 s) so those never reuse a closing socket.
   server.requestTimeout = 0;
@@ -52,10 +55,15 @@ export async function startCalleeServer(options: CalleeOptions): Promise<CalleeS
   };
 }
 
-function forward(options: CalleeOptions, request: IncomingMessage, response: ServerResponse) {
+function forward(
+  options: CalleeOptions,
+  token: Buffer,
+  request: IncomingMessage,
+  response: ServerResponse,
+) {
   const { app } = options;
   // Before anything else: an unauthenticated caller learns nothing, not even which app is here.
-  if (!isFromStackSidecar(request.headers, options.internalToken)) {
+  if (!isFromStackSidecar(request.headers, token)) {
     return fail(response, 'Unauthenticated', 'the caller is not a sidecar of this stack');
   }
   const verb = request.method ?? 'GET';

@@ -13,11 +13,13 @@ export const internalTokenHeader = 'x-sidecart-internal-token';
 /** A token nobody else holds: the sidecar then accepts no calls from other sidecars. */
 export const privateInternalToken = (): string => randomBytes(24).toString('base64url');
 
-/** Whether a call on the internal port comes from a sidecar of this stack. */
-export function isFromStackSidecar(headers: IncomingHttpHeaders, token: string): boolean {
+/**
+ * Whether a call on the internal port comes from a sidecar of this stack. `token` is the secret's
+ * bytes, encoded once rather than on every call.
+ */
+export function isFromStackSidecar(headers: IncomingHttpHeaders, token: Buffer): boolean {
   const sent = headers[internalTokenHeader];
   if (typeof sent !== 'string') return false;
-  const expected = Buffer.from(token);
   const received = Buffer.from(sent);
-  return received.length === expected.length && timingSafeEqual(received, expected);
+  return received.length === token.length && timingSafeEqual(received, token);
 }

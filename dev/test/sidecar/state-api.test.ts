@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { call, createTestDatabase } from '@sidecart/chassis/testing';
 import pg from 'pg';
-import {
-  startTestSidecar,
-  stateComponent,
-  testKnownDifference,
-  yamlDocuments,
-  type TestSidecar,
-} from './harness.ts';
+import { startTestSidecar, stateComponent, yamlDocuments, type TestSidecar } from './harness.ts';
 
 // The state API's request validation, store lookup, key prefixes, metadata, table creation and
 // garbage collection (docs/dapr-behaviour.md §3.1-§3.3, §3.8-§3.10; gotchas 3-4 of §9), over raw HTTP.
@@ -310,42 +304,44 @@ describe('key prefixes, shared tables, metadata and cleanup', () => {
     );
   });
 
-  testKnownDifference(
-    'postgres-migrations',
-    'the tables and daprd migration rows exist',
-    async () => {
-      const { rows } = await db.query(
-        `SELECT key, value FROM dapr_metadata WHERE key LIKE 'migrations%' ORDER BY key`,
-      );
+  test('the tables and daprd migration rows exist, and contrib v1.18 adds a row_id identity', async () => {
+    const { rows } = await db.query(
+      `SELECT key, value FROM dapr_metadata WHERE key LIKE 'migrations%' ORDER BY key`,
+    );
 
-      expect(rows).toEqual([
-        { key: 'migrations', value: '2' },
-        { key: 'migrations-state-v2-gc_', value: '1' },
-        { key: 'migrations-state-v2-kp_', value: '1' },
-        { key: 'migrations-state-v2-kv_', value: '1' },
-        { key: 'migrations-state-v2-v2_', value: '1' },
-      ]);
-    },
-  );
+    expect(rows).toEqual([
+      { key: 'migrations', value: '3' },
+      { key: 'migrations-state-v2-gc_', value: '2' },
+      { key: 'migrations-state-v2-kp_', value: '2' },
+      { key: 'migrations-state-v2-kv_', value: '2' },
+      { key: 'migrations-state-v2-v2_', value: '2' },
+    ]);
+    const { rows: rowIds } = await db.query(
+      `SELECT c.relname AS table, a.attidentity AS identity, a.attnotnull AS "notNull",
+         EXISTS (SELECT 1 FROM pg_class i WHERE i.relname = c.relname || '_row_id_uidx') AS indexed
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       WHERE a.attname = 'row_id' AND c.relname IN ('state', 'v2_state') ORDER BY c.relname`,
+    );
+    expect(rowIds).toEqual([
+      { table: 'state', identity: 'd', notNull: true, indexed: true },
+      { table: 'v2_state', identity: 'd', notNull: true, indexed: true },
+    ]);
+  });
 
-  testKnownDifference(
-    'gc-last-cleanup-key',
-    'expired rows are deleted every cleanupInterval',
-    async () => {
-      await save('gcstore', [{ key: 'brief', value: 1, metadata: { ttlInSeconds: '100' } }]);
-      await save('gcstore', [{ key: 'lasting', value: 1 }]);
-      await db.query(`UPDATE gc_state SET expires_at = now() WHERE key = 'state-app||brief'`);
+  test('expired rows are deleted every cleanupInterval', async () => {
+    await save('gcstore', [{ key: 'brief', value: 1, metadata: { ttlInSeconds: '100' } }]);
+    await save('gcstore', [{ key: 'lasting', value: 1 }]);
+    await db.query(`UPDATE gc_state SET expires_at = now() WHERE key = 'state-app||brief'`);
 
-      const remaining = await until(
-        async () => (await db.query(`SELECT key FROM gc_state ORDER BY key`)).rows,
-        (rows) => rows.length === 1,
-      );
+    const remaining = await until(
+      async () => (await db.query(`SELECT key FROM gc_state ORDER BY key`)).rows,
+      (rows) => rows.length === 1,
+    );
 
-      expect(remaining).toEqual([{ key: 'state-app||lasting' }]);
-      const { rowCount } = await db.query(
-        `SELECT 1 FROM dapr_metadata WHERE key = 'last-cleanup-state-v2-dapr_metadata'`,
-      );
-      expect(rowCount).toBe(1);
-    },
-  );
+    expect(remaining).toEqual([{ key: 'state-app||lasting' }]);
+    const { rowCount } = await db.query(
+      `SELECT 1 FROM dapr_metadata WHERE key = 'last-cleanup-state-v2-gc_'`,
+    );
+    expect(rowCount).toBe(1);
+  });
 });

@@ -59,9 +59,9 @@ function headers(delivery: Delivery): Record<string, string> {
   }
   const traceparent =
     stringField(delivery.event, 'traceparent') || stringField(delivery.event, 'traceid');
+  // daprd rebuilds the span from traceparent alone (pkg/runtime/pubsub/subscriptions.go), so the
+  // envelope's tracestate never becomes a header.
   if (traceparent) result.traceparent = traceparent;
-  const tracestate = stringField(delivery.event, 'tracestate');
-  if (tracestate) result.tracestate = tracestate;
   result['content-type'] = 'application/cloudevents+json';
   return result;
 }

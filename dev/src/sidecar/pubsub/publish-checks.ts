@@ -96,15 +96,8 @@ function findComponent(
   const name = request.params.pubsub ?? '';
   const topic = request.params.topic ?? '';
   const { metadata } = request;
-  if (components.size === 0) {
-    return pubsubError(
-      400,
-      'ERR_PUBSUB_NOT_CONFIGURED',
-      `pubsub ${name} is not configured`,
-      'DAPR_PUBSUB_NOT_CONFIGURED',
-      metadata,
-    );
-  }
+  // daprd 1.18's `pubsubAdapter == nil` check (400 ERR_PUBSUB_NOT_CONFIGURED) never fires: the
+  // runtime always has an adapter, so no component at all is an unknown name like any other.
   if (name === '') {
     return pubsubError(
       404,

@@ -159,11 +159,20 @@ async function serveApi(
   server.requestTimeout = 0;
   server.keepAliveTimeout = 60_000;
 
+  /** A `%` without two hex digits after it: Go's url.ParseRequestURI refuses the path. */
+  const malformedEscape = /%(?![0-9a-fA-F]{2})/;
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = request.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = cleanPath(queryAt === -1 ? url : url.slice(0, queryAt));
     const method = request.method ?? 'GET';
+    if (malformedEscape.test(queryAt === -1 ? url : url.slice(0, queryAt))) {
+      // Go's server cannot parse such a request line: it answers before any handler (so before
+      // the token check) and closes the connection.
+      response.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      return void response.end('400 Bad Request');
+    }
     if (!tokenAccepted(options.apiToken, request, method, path)) {
       response.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
       return void response.end('invalid api token\n');

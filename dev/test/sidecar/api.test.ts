@@ -123,15 +123,20 @@ describe('dev sidecar: API token, health, metadata', () => {
     expect(received).toEqual([{ url: '/hello', token: 'app-token' }]);
   });
 
-  testKnownDifference(
-    'bad-escape-body',
-    'a malformed %-escape in a route parameter is a 400 text body',
-    async () => {
-      const response = await get(noApp.url, '/v1.0/state/statestore/a%zzb');
+  test('a malformed %-escape in the path is a 400 before routing, even before the token check', async () => {
+    for (const [base, path] of [
+      [noApp.url, '/v1.0/state/statestore/a%zzb'],
+      [noApp.url, '/v1.0/invoke/callee/method/a%zzb'],
+      [noApp.url, '/v1.0/publish/p%zz/t'],
+      [sidecar.url, '/v1.0/state/statestore/a%2'],
+    ] as const) {
+      const response = await get(base, path);
       expect(response.status).toBe(400);
-      expect(await response.text()).toBe('invalid URL escape "%zz"');
-    },
-  );
+      expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      expect(response.headers.get('connection')).toBe('close');
+      expect(await response.text()).toBe('400 Bad Request');
+    }
+  });
 
   testKnownDifference(
     'non-utf8-escape-500',

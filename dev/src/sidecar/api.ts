@@ -12,8 +12,12 @@ export interface ApiRequest {
   params: Record<string, string>;
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
-  /** The whole body (the server refuses more than 4 MiB). */
+  /**
+   * The whole body; over 4 MiB the server refuses it, unless the route reads a truncated body:
+   * then its first 4 MiB, with `bodyTruncated`.
+   */
   body: Buffer;
+  bodyTruncated?: boolean;
   /** `metadata.<k>=<v>` query parameters as component metadata (first value wins). */
   metadata: Record<string, string>;
 }
@@ -34,6 +38,12 @@ export interface Route {
   methods: string[];
   pattern: string;
   handler: Handler;
+  /**
+   * daprd only caps the body's stream (dapr/kit LimitReadCloser): a handler that decodes JSON
+   * sees `stream too large` once it reads past 4 MiB, after its own checks. Such a route gets
+   * the first 4 MiB and answers itself; any other is refused with 413.
+   */
+  readsTruncatedBody?: boolean;
 }
 
 /** A handler that gets the raw request (service invocation streams bodies through). */

@@ -144,7 +144,11 @@ async function serveApi(
       setImmediate(() => options.onShutdown?.());
     },
   );
-  const router = new Router([...health, ...blocks.flatMap((block) => block.routes)]);
+  const routes = [...health, ...blocks.flatMap((block) => block.routes)];
+  const router = new Router(routes);
+  const readsTruncatedBody = new Set(
+    routes.filter((route) => route.readsTruncatedBody).map((route) => route.handler),
+  );
 
   const server = http.createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -188,8 +192,8 @@ async function serveApi(
       return void response.end(error.message);
     }
     if (!match) return invocation.fallback(request, response, path);
-    const body = await readBody(request);
-    if (body === undefined) {
+    const { body, truncated } = await readBody(request);
+    if (truncated && !readsTruncatedBody.has(match.handler)) {
       response.writeHead(413, { 'content-type': 'text/plain; charset=utf-8' });
       return void response.end('http: request body too large');
     }
@@ -201,6 +205,7 @@ async function serveApi(
       query,
       headers: request.headers,
       body,
+      ...(truncated ? { bodyTruncated: true } : {}),
       metadata: queryMetadata(query),
     };
     send(response, await match.handler(apiRequest));
@@ -274,14 +279,17 @@ function queryMetadata(query: URLSearchParams): Record<string, string> {
   return metadata;
 }
 
-/** The body, or undefined when it passes daprd's 4 MiB cap. */
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+/** The body up to daprd's 4 MiB cap; `truncated` when the request had more (not read further). */
+async function readBody(request: IncomingMessage): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
+    if (size + chunk.length > maxBodyBytes) {
+      chunks.push(chunk.subarray(0, maxBodyBytes - size));
+      return { body: Buffer.concat(chunks), truncated: true };
+    }
     size += chunk.length;
-    if (size > maxBodyBytes) return undefined;
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return { body: Buffer.concat(chunks), truncated: false };
 }

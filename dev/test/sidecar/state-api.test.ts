@@ -328,6 +328,30 @@ describe('key prefixes, shared tables, metadata and cleanup', () => {
     ]);
   });
 
+  test('a body over 4 MiB is cut at the cap: the JSON decoder fails with stream too large', async () => {
+    const huge = 'x'.repeat(4 * 1024 * 1024);
+    const saved = await save('v2store', [{ key: 'huge', value: huge }]);
+    const transaction = await state('POST', 'v2store/transaction', {
+      operations: [{ operation: 'upsert', request: { key: 'huge', value: huge } }],
+    });
+    const bulk = await state('POST', 'v2store/bulk', { keys: ['huge'], padding: huge });
+
+    expect([saved.status, saved.body]).toEqual([
+      400,
+      { errorCode: 'ERR_MALFORMED_REQUEST', message: 'stream too large' },
+    ]);
+    for (const response of [transaction, bulk]) {
+      expect([response.status, response.body]).toEqual([
+        400,
+        {
+          errorCode: 'ERR_MALFORMED_REQUEST',
+          message: 'failed deserializing HTTP body: stream too large',
+        },
+      ]);
+    }
+    expect((await state('GET', 'v2store/huge')).status).toBe(204);
+  });
+
   test('expired rows are deleted every cleanupInterval', async () => {
     await save('gcstore', [{ key: 'brief', value: 1, metadata: { ttlInSeconds: '100' } }]);
     await save('gcstore', [{ key: 'lasting', value: 1 }]);

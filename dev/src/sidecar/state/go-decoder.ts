@@ -15,10 +15,17 @@ export const goStringMap: GoType = { kind: 'stringMap' };
 
 export type Decoded<T> = { value: T; error?: undefined } | { error: string };
 
-/** `json.NewDecoder(body).Decode(&v)`: the first JSON value, or Go's error text. */
-export function decodeGoJson<T>(body: Buffer, type: GoType): Decoded<T> {
+/**
+ * `json.NewDecoder(body).Decode(&v)`: the first JSON value, or Go's error text. A value that runs
+ * past the end of a `truncated` body hits daprd's body cap instead of the end of input.
+ */
+export function decodeGoJson<T>(body: Buffer, type: GoType, truncated = false): Decoded<T> {
   const parsed = parseFirstValue(body.toString('utf8'));
-  if ('error' in parsed) return parsed;
+  if ('error' in parsed) {
+    return truncated && /^(unexpected )?EOF$/.test(parsed.error)
+      ? { error: 'stream too large' }
+      : parsed;
+  }
   const context: Context = { path: [] };
   const value = decodeValue(parsed.value, type, context);
   return context.error ? { error: context.error } : { value: value as T };

@@ -61,6 +61,8 @@ function stateRoutes(stores: StateStores): Route[] {
     methods,
     pattern: `/v1.0/state/{store}${pattern}`,
     handler: withStore(stores, handler),
+    // The store is looked up first (a missing one is daprd's 500), then the body decoded.
+    readsTruncatedBody: true,
   });
   return [
     route(['GET'], '/{key}', getState),

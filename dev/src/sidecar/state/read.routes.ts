@@ -35,7 +35,7 @@ interface BulkGetRequest {
 
 /** POST|PUT /v1.0/state/{store}/bulk (docs/dapr-behaviour.md §3.6): found rows first, then the missing. */
 export async function getBulkState(request: ApiRequest, entry: StoreEntry): Promise<ApiResponse> {
-  const decoded = decodeGoJson<BulkGetRequest>(request.body, bulkGetBody);
+  const decoded = decodeGoJson<BulkGetRequest>(request.body, bulkGetBody, request.bodyTruncated);
   if (decoded.error !== undefined) {
     return malformedRequest(`failed deserializing HTTP body: ${decoded.error}`);
   }

@@ -14,7 +14,11 @@ import { outbound, storedKey, type StoreEntry } from './store-entry.ts';
 
 /** POST|PUT /v1.0/state/{store} (docs/dapr-behaviour.md §3.3): items run in parallel, not atomically. */
 export async function saveState(request: ApiRequest, entry: StoreEntry): Promise<ApiResponse> {
-  const decoded = decodeGoJson<(DecodedSetRequest | undefined)[]>(request.body, saveBody);
+  const decoded = decodeGoJson<(DecodedSetRequest | undefined)[]>(
+    request.body,
+    saveBody,
+    request.bodyTruncated,
+  );
   if (decoded.error !== undefined) return malformedRequest(decoded.error);
   const items: SetRequest[] = [];
   for (const item of (decoded.value ?? []).map(toSetRequest)) {
@@ -91,7 +95,11 @@ export async function executeTransaction(
   request: ApiRequest,
   entry: StoreEntry,
 ): Promise<ApiResponse> {
-  const decoded = decodeGoJson<TransactionBody>(request.body, transactionBody);
+  const decoded = decodeGoJson<TransactionBody>(
+    request.body,
+    transactionBody,
+    request.bodyTruncated,
+  );
   if (decoded.error !== undefined) {
     return malformedRequest(`failed deserializing HTTP body: ${decoded.error}`);
   }

@@ -44,6 +44,8 @@ export {
   type DaprClientOptions,
   type InvokeOptions,
   type PublishOptions,
+  type BulkPublishEntry,
+  type BulkPublishFailure,
   type StateItem,
   type StateOperation,
 } from './dapr/client.ts';
@@ -77,6 +79,7 @@ export {
   nudgeOutboxRelays,
   publishWithDapr,
   startOutboxRelay,
+  type BatchPublisher,
   type OutboxRelay,
   type OutboxRelayOptions,
   type PublishEvent,

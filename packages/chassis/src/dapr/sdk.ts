@@ -15,6 +15,8 @@ export interface SdkClient {
   invoker: HTTPClientInvoker;
   state: HTTPClientState;
   pubsub: HTTPClientPubSub;
+  /** The transport itself, for the calls its building blocks get wrong (bulk publish, js-sdk#703). */
+  http: InstanceType<DaprHttpSdk['HTTPClient']>;
   /** Destroys the SDK's keep-alive agents (static: shared by every client in the process). */
   stop(): Promise<void>;
 }
@@ -46,6 +48,7 @@ export async function connectSdk(
     invoker: new sdk.HTTPClientInvoker(http),
     state: new sdk.HTTPClientState(http),
     pubsub: new sdk.HTTPClientPubSub(http),
+    http,
     stop: () => http.stop(),
   };
   return { sdk, client };

@@ -8,22 +8,50 @@ import { OutboxEvent } from './outbox.ts';
 /** Sends one event (its `id` as the CloudEvent id); throws when the broker did not take it. */
 export type PublishEvent = (event: OutboxEvent) => Promise<void>;
 
+/** Sends a batch at once; resolves with the events the broker did not take, by id, with why. */
+export interface BatchPublisher {
+  publishBatch(events: OutboxEvent[]): Promise<Map<string, unknown>>;
+}
+
 /**
- * Publishes through the Dapr sidecar: the outbox id becomes the CloudEvent id (docs/dapr-behaviour.md §4.1
- * `cloudevent.id`), so a re-published event keeps its id and consumers' inboxes drop the copy.
+ * Publishes through the Dapr sidecar, a batch as one bulk publish per topic: the outbox id becomes
+ * the CloudEvent id (docs/dapr-behaviour.md §4.1 `cloudevent.id`), so a re-published event keeps
+ * its id and consumers' inboxes drop the copy. A topic whose call fails as a whole fails each of
+ * its events.
  */
-export const publishWithDapr =
-  (dapr: Pick<Dapr, 'publish'>, pubsub: string): PublishEvent =>
-  (event) =>
-    dapr.publish(pubsub, event.topic, event.data, {
-      id: event.id,
-      traceparent: event.traceparent ?? undefined,
-    });
+export const publishWithDapr = (
+  dapr: Pick<Dapr, 'publishBulk'>,
+  pubsub: string,
+): BatchPublisher => ({
+  async publishBatch(events) {
+    const failed = new Map<string, unknown>();
+    const byTopic = Map.groupBy(events, (event) => event.topic);
+    await Promise.all(
+      Array.from(byTopic, async ([topic, ofTopic]) => {
+        const entries = ofTopic.map(({ id, data, traceparent }) => ({
+          id,
+          data,
+          traceparent: traceparent ?? undefined,
+        }));
+        try {
+          const refused = await dapr.publishBulk(pubsub, topic, entries);
+          for (const { id, error } of refused) failed.set(id, error);
+        } catch (error) {
+          for (const { id } of ofTopic) failed.set(id, error);
+        }
+      }),
+    );
+    return failed;
+  },
+});
 
 export interface OutboxRelayOptions {
   orm: MikroORM;
-  /** Must give up in bounded time: the batch keeps its rows locked while it publishes. */
-  publish: PublishEvent;
+  /**
+   * One event at a time, or a whole batch at once. Must give up in bounded time: the batch keeps
+   * its rows locked while it publishes.
+   */
+  publish: PublishEvent | BatchPublisher;
   logger: Logger;
   batchSize?: number;
   /** How often to look for events when no commit nudged the relay. */
@@ -154,25 +182,43 @@ function relayBatch(settings: RelaySettings): Promise<number> {
         lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE,
       },
     );
-    for (const event of events) await publishOne(settings, event);
+    const { publish } = settings;
+    if (typeof publish === 'function') {
+      for (const event of events) await publishOne(settings, publish, event);
+    } else if (events.length > 0) {
+      const failed = await publish.publishBatch(events);
+      const now = new Date();
+      for (const event of events) {
+        if (failed.has(event.id)) scheduleRetry(settings, event, failed.get(event.id));
+        else event.publishedAt = now;
+      }
+    }
     return events.length;
   });
 }
 
-async function publishOne(settings: RelaySettings, event: OutboxEvent): Promise<void> {
+async function publishOne(
+  settings: RelaySettings,
+  publish: PublishEvent,
+  event: OutboxEvent,
+): Promise<void> {
   try {
-    await settings.publish(event);
+    await publish(event);
     event.publishedAt = new Date();
   } catch (error) {
-    event.attempts += 1;
-    event.lastError = error instanceof Error ? error.message : String(error);
-    const delay = settings.retryDelayMs * 2 ** (event.attempts - 1);
-    event.nextAttemptAt = new Date(Date.now() + Math.min(delay, settings.maxRetryDelayMs));
-    settings.logger.warn(
-      { err: error, eventId: event.id, topic: event.topic, attempts: event.attempts },
-      'publishing an outbox event failed; will retry',
-    );
+    scheduleRetry(settings, event, error);
   }
+}
+
+function scheduleRetry(settings: RelaySettings, event: OutboxEvent, error: unknown): void {
+  event.attempts += 1;
+  event.lastError = error instanceof Error ? error.message : String(error);
+  const delay = settings.retryDelayMs * 2 ** (event.attempts - 1);
+  event.nextAttemptAt = new Date(Date.now() + Math.min(delay, settings.maxRetryDelayMs));
+  settings.logger.warn(
+    { err: error, eventId: event.id, topic: event.topic, attempts: event.attempts },
+    'publishing an outbox event failed; will retry',
+  );
 }
 
 const deletePublished = (settings: RelaySettings) =>

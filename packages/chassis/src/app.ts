@@ -1,5 +1,5 @@
 import Koa, { type Middleware } from 'koa';
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Logger } from './logger.ts';
 import { jsonBody } from './http/body.ts';
 import { healthRoutes, type Lifecycle, type ReadinessCheck } from './http/health.ts';
@@ -24,22 +24,27 @@ export interface ServiceApp {
   metrics: HttpMetrics;
 }
 
+const chassisPaths = /^\/(?:healthz|readyz|metrics)\/?$/i;
+
 /** Builds a service's Koa app with the chassis around its routes; never listens (tests use it). */
 export function createApp(options: CreateAppOptions): ServiceApp {
   const app = new Koa({ proxy: true });
   const lifecycle: Lifecycle = { isShuttingDown: false };
-  const metrics = createHttpMetrics(options.service);
-  const scrape = new Router().get('/metrics', async (ctx) => {
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
-  });
+  const metrics = createHttpMetrics(options.service, options.logger);
+  const chassisRoutes = healthRoutes(lifecycle, options.readiness ?? {})
+    .get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    })
+    .routes() as Middleware;
 
   app.use(requestContext(options.logger));
   app.use(metrics.middleware);
   app.use(problemTranslator());
-  app.use(healthRoutes(lifecycle, options.readiness ?? {}).routes());
-  app.use(scrape.routes());
-  for (const middleware of jsonBody(options.bodyLimitBytes ?? 64 * 1024)) app.use(middleware);
+  // Every request would otherwise go through a router dispatch (host, match, events) that only
+  // probes and scrapes can match; the router matches case-insensitively, with a trailing slash.
+  app.use((ctx, next) => (chassisPaths.test(ctx.path) ? chassisRoutes(ctx, next) : next()));
+  app.use(jsonBody(options.bodyLimitBytes ?? 64 * 1024));
   for (const middleware of options.middleware ?? []) app.use(middleware);
   for (const router of options.routers) {
     app.use(router.routes());

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import Router from '@koa/router';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { call, startApp, type AppUnderTest } from './support.ts';
 
 const router = new Router().get('/context', (ctx) => {
@@ -85,5 +87,61 @@ describe('traceparent', () => {
     expect(response.body.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
     expect(response.body.traceparent.slice(3, 35)).not.toBe(traceId);
     expect(response.body.traceparent.slice(3, 35)).not.toMatch(/^0+$/);
+  });
+});
+
+describe('the request logger', () => {
+  /** A warn-level logger (as in production benchmarks) that records its lines and its children. */
+  function recordingLogger() {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger: Logger = pino({ level: 'warn' }, sink);
+    const children: Record<string, unknown>[] = [];
+    const child = logger.child.bind(logger);
+    logger.child = ((bindings: Record<string, unknown>, options?: object) => {
+      children.push(bindings);
+      return child(bindings, options);
+    }) as Logger['child'];
+    return { logger, lines, children };
+  }
+
+  test('is made only when the request logs, and then carries its request and trace ids', async () => {
+    const { logger, lines, children } = recordingLogger();
+    const routes = new Router()
+      .get('/quiet', (ctx) => {
+        ctx.body = { ok: true };
+      })
+      .get('/loud', (ctx) => {
+        ctx.state.log.warn('something to say');
+        ctx.state.log.warn('and more');
+        ctx.body = { ok: true };
+      });
+    const logging = await startApp({ logger, routers: [routes] });
+    try {
+      for (let i = 0; i < 3; i++)
+        expect((await call(logging.url, 'GET', '/quiet')).status).toBe(200);
+      // Below the access log's level, nothing needed a logger of its own.
+      expect(children).toEqual([]);
+
+      const loud = await call(logging.url, 'GET', '/loud', {
+        headers: { traceparent: traceparentOf(traceId) },
+      });
+
+      expect(loud.status).toBe(200);
+      const requestId = loud.headers.get('x-request-id');
+      expect(children).toEqual([{ reqId: requestId, traceId }]);
+      const said = lines.filter((line) => line.reqId === requestId);
+      expect(said.map((line) => [line.msg, line.traceId])).toEqual([
+        ['something to say', traceId],
+        ['and more', traceId],
+      ]);
+    } finally {
+      await logging.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import { AppError } from '../errors.ts';
-import { guardInput } from './input-guard.ts';
+import { guardInput, guardUrl } from './input-guard.ts';
 
 const parsedMethods = [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH];
 const methodsWithBody = new Set<string>(parsedMethods);
@@ -9,11 +9,11 @@ const methodsWithBody = new Set<string>(parsedMethods);
 const jsonTypes = ['application/json', '+json'];
 
 /** JSON bodies only, size-capped, guarded (input-guard.ts); anything else that carries a body gets 415. */
-export function jsonBody(limitBytes: number): Middleware[] {
+export function jsonBody(limitBytes: number): Middleware {
   const requireJson: Middleware = async (ctx, next) => {
     // A chunked body has no content-length but is a body all the same.
     const hasBody = Boolean(ctx.request.length || ctx.get('transfer-encoding'));
-    if (methodsWithBody.has(ctx.method) && hasBody && !ctx.is(jsonTypes)) {
+    if (hasBody && !ctx.is(jsonTypes)) {
       throw new AppError(415, 'unsupported-media-type', 'Send the body as application/json');
     }
     await next();
@@ -29,7 +29,16 @@ export function jsonBody(limitBytes: number): Middleware[] {
     parsedMethods,
     onError: rethrowParseError,
   }) as Middleware;
-  return [requireJson, parse, guardInput()];
+  const guard = guardInput();
+  // Only these methods get a body parsed; the others skip the 415 check, koa-body (which inspects
+  // the content type four times before it looks at the method) and the walk of an absent body.
+  const parseBody: Middleware = (ctx, next) =>
+    requireJson(ctx, () => parse(ctx, () => guard(ctx, next)));
+  return (ctx, next) => {
+    if (methodsWithBody.has(ctx.method)) return parseBody(ctx, next);
+    guardUrl(ctx.url);
+    return next();
+  };
 }
 
 /**

@@ -11,12 +11,17 @@ const maxDepth = 32;
  */
 export function guardInput(): Middleware {
   return async (ctx, next) => {
-    if (/%00/.test(ctx.url) || ctx.url.includes('\u0000')) {
-      throw badRequest('invalid-characters', 'The URL must not contain NUL characters');
-    }
+    guardUrl(ctx.url);
     checkJson(ctx.request.body);
     await next();
   };
+}
+
+/** The URL part of the guard, for requests that carry no body. */
+export function guardUrl(url: string): void {
+  if (url.includes('%00') || url.includes('\u0000')) {
+    throw badRequest('invalid-characters', 'The URL must not contain NUL characters');
+  }
 }
 
 /** Walks the value with an explicit stack, so its own depth is no risk. */

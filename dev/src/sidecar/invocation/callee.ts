@@ -5,9 +5,9 @@ import type { StreamingAppChannel } from '../app-channel.ts';
 import type { InboundCall } from './access-control.ts';
 import { relay } from './exchange.ts';
 import { endToEndHeaders } from './headers.ts';
-import { DirectInvokeError, failureHeader, goHttpError, goNetError } from './failures.ts';
+import { failureHeader, goHttpError, goNetError } from './failures.ts';
 import { internalTokenHeader, isFromStackSidecar } from './internal-auth.ts';
-import { normalizeMethod } from './target.ts';
+import { appPath, InvalidMethodError, normalizeMethod, pathUnescape } from './target.ts';
 
 export interface CalleeServer {
   port: number;
@@ -76,13 +76,14 @@ function forward(
   const queryAt = raw.indexOf('?');
   let method;
   try {
-    // Callers clean the method already; the ACL must judge the path the app will be given.
-    method = normalizeMethod((queryAt === -1 ? raw : raw.slice(0, queryAt)).slice(1));
+    // The caller sent its decoded, cleaned method escaped (hopPath); cleaned again in defence,
+    // as daprd's callee does: the ACL must judge the path the app will be given.
+    method = normalizeMethod(pathUnescape((queryAt === -1 ? raw : raw.slice(0, queryAt)).slice(1)));
   } catch (error) {
-    if (!(error instanceof DirectInvokeError)) throw error;
-    return fail(response, 'InvalidArgument', error.message);
+    if (!(error instanceof InvalidMethodError)) throw error;
+    return fail(response, 'InvalidArgument', error.description);
   }
-  const url = `/${method}${queryAt === -1 ? '' : raw.slice(queryAt)}`;
+  const url = appPath(method) + (queryAt === -1 ? '' : raw.slice(queryAt));
   const denial = options.deny({
     callerAppId: headerValue(request, 'dapr-caller-app-id') ?? '',
     callerNamespace: headerValue(request, 'dapr-caller-namespace') ?? 'default',

@@ -58,7 +58,7 @@ export function identityHeaders(identity: CallerIdentity) {
   };
 }
 
-function newTraceparent(samplingRate: number): string {
+export function newTraceparent(samplingRate: number): string {
   const flags = Math.random() < samplingRate ? '01' : '00';
   return `00-${randomHex(16)}-${randomHex(8)}-${flags}`;
 }

@@ -22,6 +22,8 @@ export interface ExchangeOptions {
   buffered: boolean;
   /** Turns a socket error into the error daprd would report for this hop. */
   describe: (error: Error) => Error;
+  /** Cuts the hop off (a resiliency timeout): destroys the request, as http.request's own would. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -33,6 +35,7 @@ export function exchange(
   body: Body,
   options: ExchangeOptions,
 ): Promise<Reply> {
+  if (options.signal) abortWith(request, options.signal);
   return new Promise((resolve, reject) => {
     const fail = (error: Error) => reject(options.describe(error));
     // `on`, not `once`: a socket can fail again after the first error.
@@ -55,6 +58,20 @@ export function exchange(
       if (!body.complete) request.destroy();
     });
   });
+}
+
+/**
+ * http.request's `signal` option for less: Node watches the request with finished(), several
+ * listeners per call; one abort listener, dropped when the request closes, does the same.
+ */
+function abortWith(request: ClientRequest, signal: AbortSignal): void {
+  const abort = () => {
+    const error = new Error('The operation was aborted', { cause: signal.reason as unknown });
+    request.destroy(Object.assign(error, { name: 'AbortError', code: 'ABORT_ERR' }));
+  };
+  if (signal.aborted) return void process.nextTick(abort);
+  signal.addEventListener('abort', abort, { once: true });
+  request.once('close', () => signal.removeEventListener('abort', abort));
 }
 
 /** Passes an app's answer back verbatim: status, end-to-end headers, body (docs/dapr-behaviour.md §2.3). */

@@ -13,9 +13,9 @@ import {
   goNetError,
   isConnectionError,
 } from './invocation/failures.ts';
-import { endToEndHeaders, identityHeaders } from './invocation/headers.ts';
+import { endToEndHeaders, identityHeaders, newTraceparent } from './invocation/headers.ts';
 import { internalTokenHeader } from './invocation/internal-auth.ts';
-import { findTarget, parseTarget, type Target } from './invocation/target.ts';
+import { appPath, findTarget, hopPath, parseTarget, type Target } from './invocation/target.ts';
 import { createRegistry, type Instance } from './registry.ts';
 import { builtInServiceRetries } from './resiliency.ts';
 import type { InvocationBlock, SidecarContext } from './types.ts';
@@ -72,11 +72,13 @@ export async function createInvocation(
   });
   const builtIn = builtInServiceRetries(context.resources.resiliencies);
   const agent = new http.Agent({ keepAlive: true, timeout: 30_000 });
-  const addIdentity = identityHeaders({
-    appId,
-    namespace: context.namespace,
-    samplingRate: Number(context.resources.configuration?.tracing?.samplingRate ?? 0.0001) || 0,
-  });
+  const samplingRate =
+    Number(context.resources.configuration?.tracing?.samplingRate ?? 0.0001) || 0;
+  const addIdentity = identityHeaders({ appId, namespace: context.namespace, samplingRate });
+  const withTraceparent = (headers: OutgoingHttpHeaders) => {
+    headers.traceparent ??= newTraceparent(samplingRate);
+    return headers;
+  };
   const policies = new Map<string, ReturnType<typeof resiliency.app>>();
   const policyOf = (id: string) => {
     let policy = policies.get(id);
@@ -135,7 +137,12 @@ export async function createInvocation(
   const invoke = async (request: IncomingMessage, target: Target): Promise<Reply> => {
     const url = request.url ?? '/';
     const queryAt = url.indexOf('?');
-    const headers = addIdentity(endToEndHeaders(request.headers), target.appId);
+    const isSelf = target.appId === appId && target.namespace === namespace;
+    // daprd's invokeLocal goes straight to the app channel: none of the identity or forwarding
+    // headers of a remote call, only the span's traceparent.
+    const headers = isSelf
+      ? withTraceparent(endToEndHeaders(request.headers))
+      : addIdentity(endToEndHeaders(request.headers), target.appId);
     if (options.apiToken) delete headers['dapr-api-token'];
     // Unknown length: streamed through, never retried (docs/dapr-behaviour.md §2.6).
     const isStream =
@@ -144,12 +151,13 @@ export async function createInvocation(
     const policy = policyOf(target.id);
     const call: Call = {
       method: request.method ?? 'GET',
-      path: `/${target.method}${queryAt === -1 ? '' : url.slice(queryAt)}`,
+      path:
+        (isSelf ? appPath(target.method) : hopPath(target.method)) +
+        (queryAt === -1 ? '' : url.slice(queryAt)),
       headers,
       body: isStream ? request : await readAll(request),
       buffered: !policy.isEmpty,
     };
-    const isSelf = target.appId === appId && target.namespace === namespace;
     // Set last, so no header of the caller's can replace it.
     if (!isSelf) headers[internalTokenHeader] = options.internalToken;
     const attempt = (signal?: AbortSignal) =>

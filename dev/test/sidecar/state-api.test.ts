@@ -369,3 +369,49 @@ describe('key prefixes, shared tables, metadata and cleanup', () => {
     expect(rowCount).toBe(1);
   });
 });
+
+describe('a table from before contrib v1.18 (migration level 1)', () => {
+  test('is given row_id in insertion order, and new rows continue the sequence', async () => {
+    await db.query(`CREATE TABLE up_state (key text NOT NULL PRIMARY KEY, value bytea NOT NULL,
+      etag uuid NOT NULL DEFAULT gen_random_uuid(),
+      created_at timestamp with time zone NOT NULL DEFAULT now(),
+      updated_at timestamp with time zone, expires_at timestamp with time zone)`);
+    await db.query(`INSERT INTO up_state (key, value, created_at) VALUES
+      ('upgrader||late', '"l"', now() - interval '1 minute'),
+      ('upgrader||early', '"e"', now() - interval '2 minutes')`);
+    await db.query(
+      `INSERT INTO dapr_metadata (key, value) VALUES ('migrations-state-v2-up_', '1')`,
+    );
+
+    const upgrader = await startTestSidecar({
+      appId: 'upgrader',
+      databaseUrl,
+      resources: stateComponent('upstore', 'v2', {
+        connectionString: databaseUrl,
+        tablePrefix: 'up_',
+      }),
+    });
+    try {
+      const read = await call(upgrader.url, 'GET', '/v1.0/state/upstore/late');
+      const saved = await call(upgrader.url, 'POST', '/v1.0/state/upstore', {
+        body: [{ key: 'new', value: 'n' }],
+      });
+
+      expect([read.status, read.body, saved.status]).toEqual([200, 'l', 204]);
+      const { rows } = await db.query(
+        `SELECT key, row_id::int AS "rowId" FROM up_state ORDER BY row_id`,
+      );
+      expect(rows).toEqual([
+        { key: 'upgrader||early', rowId: 1 },
+        { key: 'upgrader||late', rowId: 2 },
+        { key: 'upgrader||new', rowId: 3 },
+      ]);
+      const level = await db.query(
+        `SELECT value FROM dapr_metadata WHERE key = 'migrations-state-v2-up_'`,
+      );
+      expect(level.rows).toEqual([{ value: '2' }]);
+    } finally {
+      await upgrader.close();
+    }
+  });
+});

@@ -18,6 +18,7 @@ import { cpuMillis } from './products-cpu.ts';
 // targets are ≤ +1 ms and ≤ +2.9 ms. Each sidecar's CPU time (from /proc) over the measured
 // rounds, divided by the invocations, is its CPU per call (it idles while the direct rows run).
 // BENCH_RESILIENCY=1 gives the echo target the stack's resiliency policies (invoke-resiliency/).
+// BENCH_SIDECAR_SCRIPT=<main.ts> runs another build of the sidecar (a before/after comparison).
 // BENCH_CPU_PROF=<folder> writes the sidecars' V8 CPU profiles there (node --cpu-prof).
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -51,13 +52,13 @@ try {
       : sidecarNodeOptions,
   };
   start(path.join(import.meta.dirname, 'echo-app.ts'), { PORT: String(appPort) });
-  const callee = start(sidecarScript, {
+  const callee = start(process.env.BENCH_SIDECAR_SCRIPT ?? sidecarScript, {
     ...common,
     APP_ID: 'echo',
     APP_PORT: String(appPort),
     DAPR_HTTP_PORT: String(calleePort),
   });
-  const caller = start(sidecarScript, {
+  const caller = start(process.env.BENCH_SIDECAR_SCRIPT ?? sidecarScript, {
     ...common,
     APP_ID: 'bench',
     DAPR_HTTP_PORT: String(callerPort),

@@ -83,4 +83,5 @@ export {
   type OutboxRelay,
   type OutboxRelayOptions,
   type PublishEvent,
+  type RelayedEvent,
 } from './messaging/outbox-relay.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { OutboxEvent, startOutboxRelay, type OutboxEvent as Event } from '@sidecart/chassis';
+import { OutboxEvent, startOutboxRelay, type RelayedEvent as Event } from '@sidecart/chassis';
 import { eventually, silentLogger } from '@sidecart/chassis/testing';
 import { Order } from '../src/orders/order.entity.ts';
 import { call, newCustomer, startOrders, type OrdersUnderTest } from './support.ts';

@@ -7,6 +7,7 @@ import {
   startOutboxRelay,
   type OutboxRelay,
   type OutboxRelayOptions,
+  type RelayedEvent,
 } from '../../src/messaging/outbox-relay.ts';
 import { silentLogger } from '../../src/testing/index.ts';
 import { eventually } from '../../src/testing/index.ts';
@@ -220,7 +221,7 @@ describe('startOutboxRelay', () => {
   test('two relays on one table never publish the same event twice', async () => {
     const byRelay = { one: [] as string[], other: [] as string[] };
     const ids = await recordCommitted(200);
-    const publishFor = (list: string[]) => async (event: OutboxEvent) => {
+    const publishFor = (list: string[]) => async (event: RelayedEvent) => {
       await delay(1); // a broker round trip, so the relays' batches overlap
       list.push(event.id);
     };
@@ -235,6 +236,37 @@ describe('startOutboxRelay', () => {
     expect(sorted(all)).toEqual(sorted(ids));
     expect(byRelay.one.length).toBeGreaterThan(0);
     expect(byRelay.other.length).toBeGreaterThan(0);
+  });
+
+  test('a batch whose relay stalls past the lease is claimed again by another relay, no row kept locked', async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const stalled: string[] = [];
+    const delivered: string[] = [];
+    const [id] = await recordCommitted(1);
+    startRelay({
+      leaseMs: 200,
+      publish: async (event) => {
+        stalled.push(event.id);
+        await gate;
+        throw new Error('gave up');
+      },
+    });
+    await eventually('the first relay to stall', () => stalled.length === 1);
+    startRelay({
+      leaseMs: 200,
+      publish: async (event) => void delivered.push(event.id),
+      orm: await db.connect(),
+    });
+
+    await eventually('the other relay to publish it', () => delivered.length === 1);
+    release();
+    await Promise.all(relays.splice(0).map((relay) => relay.stop()));
+
+    expect(stalled).toEqual([id]);
+    expect(delivered).toEqual([id]);
+    const [row] = await rows();
+    expect(row!.publishedAt).toBeInstanceOf(Date);
   });
 
   test('stop() waits for the batch in flight to be published and marked', async () => {

@@ -28,7 +28,10 @@ const chassisPaths = /^\/(?:healthz|readyz|metrics)\/?$/i;
 
 /** Builds a service's Koa app with the chassis around its routes; never listens (tests use it). */
 export function createApp(options: CreateAppOptions): ServiceApp {
-  const app = new Koa({ proxy: true });
+  // Not `proxy: true`: Koa would then believe X-Forwarded-* from any sender for ctx.ip and
+  // ctx.host (and parse them on every routing). The one consumer of the client address, the rate
+  // limiter, reads X-Forwarded-For itself, from trusted proxies only (http/client-address.ts).
+  const app = new Koa();
   const lifecycle: Lifecycle = { isShuttingDown: false };
   const metrics = createHttpMetrics(options.service, options.logger);
   const chassisRoutes = healthRoutes(lifecycle, options.readiness ?? {})

@@ -87,20 +87,30 @@ describe('main.ts', () => {
 
     expect(registered.status).toBe(201);
     expect(sidecar.publishes).toHaveLength(1);
+    // The outbox relay publishes its batch with Dapr's bulk publish, one entry per event.
     expect(publish).toEqual({
-      path: '/v1.0/publish/pubsub/user-registered',
-      query: {
-        'metadata.cloudevent.id': expect.stringMatching(/^[0-9a-f-]{36}$/),
-        'metadata.cloudevent.traceparent': expect.stringMatching(/^00-[0-9a-f]{32}-/),
-      },
-      body: expect.objectContaining({ userId: registered.body.id, email: user.email }),
+      path: '/v1.0-alpha1/publish/bulk/pubsub/user-registered',
+      query: {},
+      body: [
+        {
+          entryId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          contentType: 'application/json',
+          event: expect.objectContaining({ userId: registered.body.id, email: user.email }),
+          metadata: {
+            'cloudevent.id': expect.stringMatching(/^[0-9a-f-]{36}$/),
+            'cloudevent.traceparent': expect.stringMatching(/^00-[0-9a-f]{32}-/),
+          },
+        },
+      ],
     });
+    const [entry] = publish.body as { entryId: string; metadata: Record<string, string> }[];
+    expect(entry!.metadata['cloudevent.id']).toBe(entry!.entryId);
     expect(exitCode).toBe(0);
     const orm = await connectDatabase(databaseUrl, silentLogger());
     const rows = await orm.em.fork().find(OutboxEvent, {});
     await orm.close();
     expect(rows.map((row) => [row.id, row.topic, row.publishedAt instanceof Date])).toEqual([
-      [publish.query['metadata.cloudevent.id'], 'user-registered', true],
+      [entry!.entryId, 'user-registered', true],
     ]);
   });
 });

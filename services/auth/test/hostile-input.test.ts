@@ -1,3 +1,4 @@
+import { seededRandom } from '@sidecart/chassis/testing';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { RefreshToken } from '../src/sessions/refresh-token.entity.ts';
 import { User } from '../src/users/user.entity.ts';
@@ -12,15 +13,6 @@ beforeAll(async () => {
   victim = await signUp(auth.url);
 });
 afterAll(() => auth.close());
-
-/** A small seeded generator, so a failing body can be reproduced from the test name. */
-function random(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
 
 const nasty = [
   "' OR '1'='1",
@@ -77,7 +69,7 @@ describe('hostile bodies on every route that takes one', () => {
   test.each(routes.map(([method, path, token, headers]) => ({ method, path, token, headers })))(
     '$method $path: 60 seeded hostile bodies → only 4xx, and no user, role or session changes',
     async ({ method, path, token, headers }) => {
-      const next = random(path.length * 7919);
+      const next = seededRandom(path.length * 7919);
       const users = await auth.em().count(User, {});
       const sessions = await auth.em().count(RefreshToken, {});
       const statuses: number[] = [];

@@ -1,3 +1,4 @@
+import { seededRandom } from '@sidecart/chassis/testing';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Order } from '../src/orders/order.entity.ts';
 import {
@@ -45,14 +46,6 @@ async function snapshot() {
     cart: orders.sidecar.state.get(`cart-${owner.id}`)?.etag,
     stockCalls: orders.sidecar.products.calls.filter((c) => c.method === 'internal/reservations')
       .length,
-  };
-}
-
-function random(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
   };
 }
 
@@ -124,7 +117,7 @@ describe('hostile bodies', () => {
     'route %i: 60 seeded hostile bodies → only 4xx, and nothing changes',
     async (index) => {
       const route = routes()[index]!;
-      const next = random(index * 7919 + 1);
+      const next = seededRandom(index * 7919 + 1);
       const before = await snapshot();
       const statuses: number[] = [];
 

@@ -1,3 +1,4 @@
+import { seededRandom } from '@sidecart/chassis/testing';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Product } from '../src/products/product.entity.ts';
 import { Reservation } from '../src/reservations/reservation.entity.ts';
@@ -18,15 +19,6 @@ beforeAll(async () => {
   victim = await createProduct(products.url, seller, { stock: 7 });
 });
 afterAll(() => products.close());
-
-/** A small seeded generator, so a failing body can be reproduced from the test name. */
-function random(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
 
 const nasty = [
   "' OR '1'='1",
@@ -108,7 +100,7 @@ describe('hostile bodies on every route that takes one', () => {
   test.each(routes.map(([method, path, headers]) => ({ method, path, headers })))(
     '$method $path: 60 seeded hostile bodies → only 4xx problem+json, nothing changes',
     async ({ method, path, headers }) => {
-      const next = random(path.length * 7919 + method.length);
+      const next = seededRandom(path.length * 7919 + method.length);
       const before = await snapshot();
       const failures: string[] = [];
 

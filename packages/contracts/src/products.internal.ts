@@ -9,6 +9,11 @@ import { id, orderLine } from './fields.ts';
 export const productsInternalRoutes = {
   /** POST `ReserveRequest` → 200 `ReserveResponse`. Idempotent by orderId. */
   reserve: 'internal/reservations',
+  /**
+   * POST `ReserveBatchRequest` → 200 `ReserveBatchResponse`: several reservations in one call,
+   * each decided on its own exactly as `reserve` decides it; the answers in the request's order.
+   */
+  reserveBatch: 'internal/reservations/batch',
   /** POST `{}` → 200 `ReleaseResponse`. Idempotent: restores a reservation's stock once. */
   release: (orderId: string) => `internal/reservations/${orderId}/release`,
   /** POST `LookupRequest` → 200 `LookupResponse`. */
@@ -50,6 +55,21 @@ export const reserveResponse = z.discriminatedUnion('status', [
   z.object({ status: z.literal('rejected'), orderId: id, shortLines: z.array(shortLine).min(1) }),
 ]);
 
+/** At most this many reservations per batch. */
+export const maxBatch = 64;
+
+export const reserveBatchRequest = z.object({
+  reservations: z
+    .array(reserveRequest)
+    .min(1)
+    .max(maxBatch)
+    .refine((batch) => new Set(batch.map((one) => one.orderId)).size === batch.length, {
+      message: 'one reservation per order',
+    }),
+});
+
+export const reserveBatchResponse = z.object({ results: z.array(reserveResponse) });
+
 export const releaseResponse = z.object({
   orderId: id,
   /** `released` now; `already-released` by an earlier call; `not-reserved`: nothing was held. */
@@ -86,6 +106,8 @@ export const lookupResponse = z.object({
 
 export type ReserveRequest = z.infer<typeof reserveRequest>;
 export type ReserveResponse = z.infer<typeof reserveResponse>;
+export type ReserveBatchRequest = z.infer<typeof reserveBatchRequest>;
+export type ReserveBatchResponse = z.infer<typeof reserveBatchResponse>;
 export type ReservedLine = z.infer<typeof reservedLine>;
 export type ShortLine = z.infer<typeof shortLine>;
 export type ReleaseResponse = z.infer<typeof releaseResponse>;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import { eventually } from '@sidecart/chassis/testing';
-import { reserveResponse, releaseResponse } from '@sidecart/contracts';
+import { reserveBatchResponse, reserveResponse, releaseResponse } from '@sidecart/contracts';
 import { Product } from '../src/products/product.entity.ts';
 import { Reservation } from '../src/reservations/reservation.entity.ts';
 import {
@@ -212,6 +212,65 @@ describe('POST /internal/reservations', () => {
     const rows = await products.em().find(Reservation, { orderId: { $in: orderIds } });
     expect(rows.filter((row) => row.status === 'reserved')).toHaveLength(30);
     expect(rows.filter((row) => row.status === 'rejected')).toHaveLength(70);
+  });
+});
+
+describe('POST /internal/reservations/batch', () => {
+  const reserveBatch = (reservations: unknown[]) =>
+    internal(products.url, '/internal/reservations/batch', { reservations });
+
+  test('decides each reservation on its own and answers them in order: 3 of 5 on a stock of 3', async () => {
+    const product = await createProduct(products.url, seller, { stock: 3, priceCents: 700 });
+    const orderIds = Array.from({ length: 5 }, () => randomUUID());
+
+    const response = await reserveBatch(
+      orderIds.map((orderId) => ({ orderId, lines: [{ productId: product.id, quantity: 1 }] })),
+    );
+
+    expect(response.status).toBe(200);
+    const { results } = reserveBatchResponse.parse(response.body);
+    expect(results.map((answer) => answer.orderId)).toEqual(orderIds);
+    expect(results.filter((answer) => answer.status === 'reserved')).toHaveLength(3);
+    expect(results.filter((answer) => answer.status === 'rejected')).toHaveLength(2);
+    expect(await stockOf(product.id)).toBe(0);
+    const rows = await products.em().find(Reservation, { orderId: { $in: orderIds } });
+    expect(rows.filter((row) => row.status === 'reserved')).toHaveLength(3);
+  });
+
+  test('a batch repeating reservations already decided answers their first outcome and takes nothing more', async () => {
+    const product = await createProduct(products.url, seller, { stock: 4 });
+    const first = randomUUID();
+    await reserve(first, [{ productId: product.id, quantity: 3 }]);
+    const fresh = randomUUID();
+
+    const response = await reserveBatch([
+      { orderId: first, lines: [{ productId: product.id, quantity: 3 }] },
+      { orderId: fresh, lines: [{ productId: product.id, quantity: 3 }] },
+    ]);
+
+    const { results } = reserveBatchResponse.parse(response.body);
+    expect(results.map((answer) => answer.status)).toEqual(['reserved', 'rejected']);
+    expect(await stockOf(product.id)).toBe(1);
+  });
+
+  test('an invalid batch — empty, too large, an order twice, a bad line — is 400 and reserves nothing', async () => {
+    const product = await createProduct(products.url, seller, { stock: 100 });
+    const one = (orderId = randomUUID(), quantity = 1) => ({
+      orderId,
+      lines: [{ productId: product.id, quantity }],
+    });
+    const twice = randomUUID();
+
+    const statuses = [
+      (await reserveBatch([])).status,
+      (await reserveBatch(Array.from({ length: 65 }, () => one()))).status,
+      (await reserveBatch([one(twice), one(twice)])).status,
+      (await reserveBatch([one(), one(undefined, 0)])).status,
+      (await internal(products.url, '/internal/reservations/batch', { reservations: 'x' })).status,
+    ];
+
+    expect(statuses).toEqual([400, 400, 400, 400, 400]);
+    expect(await stockOf(product.id)).toBe(100);
   });
 });
 

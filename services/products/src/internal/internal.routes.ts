@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ormRequestContext, type MikroORM } from '@sidecart/chassis';
-import { lookupRequest, reserveRequest } from '@sidecart/contracts';
+import { lookupRequest, reserveBatchRequest, reserveRequest } from '@sidecart/contracts';
 import { z } from 'zod';
 import { lookupProducts } from '../products/products.queries.ts';
 import type { ProductCache } from '../products/product-cache.ts';
@@ -36,6 +36,18 @@ export function internalRoutes({
     const answer = await reserveStock(em(), reserveRequest.parse(ctx.request.body));
     if (answer.status === 'reserved') answer.lines.forEach((line) => cache.changed(line.productId));
     ctx.body = answer;
+  });
+
+  // Orders sends the reservations that queued while its earlier calls were out as one call:
+  // each is still its own statement, decided as above, so a batch changes no outcome.
+  router.post('/reservations/batch', async (ctx) => {
+    const { reservations } = reserveBatchRequest.parse(ctx.request.body);
+    const results = await Promise.all(reservations.map((request) => reserveStock(em(), request)));
+    for (const answer of results) {
+      if (answer.status === 'reserved')
+        answer.lines.forEach((line) => cache.changed(line.productId));
+    }
+    ctx.body = { results };
   });
 
   router.post('/reservations/:orderId/release', withOrm, async (ctx) => {

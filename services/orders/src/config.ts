@@ -18,6 +18,11 @@ export const ordersConfigSchema = baseConfigSchema.extend(daprConfigSchema.shape
   STATESTORE_NAME: z.string().min(1).default('statestore'),
   /** The circuit breaker's deadline for one call to products (reserve, lookup). */
   PRODUCTS_TIMEOUT_MS: milliseconds(3_000),
+  /**
+   * Reserve calls to products at most in flight per replica; the reservations that come meanwhile
+   * wait for one to return and leave together as one batch (ADR 0016).
+   */
+  RESERVE_CALLS_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(1),
   /** How long an open breaker refuses calls before it lets one probe through. */
   BREAKER_RESET_MS: milliseconds(5_000),
   /** The sweeper looks at pending orders older than this ... */

@@ -31,6 +31,7 @@ await startService(async () => {
     appId: config.PRODUCTS_APP_ID,
     timeoutMs: config.PRODUCTS_TIMEOUT_MS,
     resetMs: config.BREAKER_RESET_MS,
+    reserveCallsInFlight: config.RESERVE_CALLS_IN_FLIGHT,
   });
   // The JWKS URI names auth's app id as host: the fetcher invokes that path through Dapr.
   const resolveKey = jwksKeyResolver({

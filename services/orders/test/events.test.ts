@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { OutboxEvent } from '@sidecart/chassis';
 import { eventually } from '@sidecart/chassis/testing';
 import { Order } from '../src/orders/order.entity.ts';
+import { reservationsAsked } from './fake-sidecar.ts';
 import { call, newCustomer, startOrders, type OrdersUnderTest } from './support.ts';
 
 let orders: OrdersUnderTest;
@@ -103,10 +104,8 @@ describe('user-deleted', () => {
       'the order stored and its reservation in flight',
       async () => {
         const stored = await orders.em().find(Order, { userId: user.id });
-        const calls = orders.sidecar.products.calls.map(({ body }) => body as { orderId?: string });
-        return (
-          stored.length === 1 && calls.some((body) => body.orderId === stored[0]!.id) && stored
-        );
+        const asked = reservationsAsked(orders.sidecar.products);
+        return stored.length === 1 && asked.some((one) => one.orderId === stored[0]!.id) && stored;
       },
     );
 

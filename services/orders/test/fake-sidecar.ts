@@ -19,6 +19,13 @@ export interface FakeProducts {
   calls: { method: string; body: unknown }[];
 }
 
+/** The reservations products was asked for, one call or batched. */
+export const reservationsAsked = (products: FakeProducts): { orderId: string }[] =>
+  products.calls.flatMap(({ method, body }: { method: string; body: any }) => {
+    if (method === 'internal/reservations') return [body];
+    return method === 'internal/reservations/batch' ? body.reservations : [];
+  });
+
 export interface FakeSidecar {
   port: number;
   products: FakeProducts;
@@ -146,6 +153,9 @@ async function invokeProducts(
     });
   }
   if (method === 'internal/reservations') return json(res, 200, reserve(products, body));
+  if (method === 'internal/reservations/batch') {
+    return json(res, 200, { results: body.reservations.map((one: any) => reserve(products, one)) });
+  }
   json(res, 404, { code: 'not-found' });
 }
 

@@ -1,6 +1,7 @@
 import { seededRandom } from '@sidecart/chassis/testing';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Order } from '../src/orders/order.entity.ts';
+import { reservationsAsked } from './fake-sidecar.ts';
 import {
   call,
   newAdmin,
@@ -44,8 +45,7 @@ async function snapshot() {
     orders: await orders.em().count(Order, {}),
     order: [order.status, order.version],
     cart: orders.sidecar.state.get(`cart-${owner.id}`)?.etag,
-    stockCalls: orders.sidecar.products.calls.filter((c) => c.method === 'internal/reservations')
-      .length,
+    stockCalls: reservationsAsked(orders.sidecar.products).length,
   };
 }
 

@@ -78,6 +78,7 @@ export async function startOrders(env: Record<string, string> = {}): Promise<Ord
     appId: 'products',
     timeoutMs: config.PRODUCTS_TIMEOUT_MS,
     resetMs: config.BREAKER_RESET_MS,
+    reserveCallsInFlight: config.RESERVE_CALLS_IN_FLIGHT,
   });
   const carts = daprCartStore(dapr, 'statestore');
   // The adapter loads the Dapr SDK on its first call: do that here, not inside the products

@@ -1,7 +1,9 @@
 import { AppError, DaprError, isUnavailable, type Dapr } from '@sidecart/chassis';
 import {
   lookupResponse,
+  maxBatch,
   productsInternalRoutes,
+  reserveBatchResponse,
   reserveResponse,
   type LookupResponse,
   type ReserveRequest,
@@ -9,6 +11,7 @@ import {
 } from '@sidecart/contracts';
 import CircuitBreaker from 'opossum';
 import type { z } from 'zod';
+import { reservationBatches } from './reservation-batches.ts';
 
 export interface ProductsClientOptions {
   dapr: Pick<Dapr, 'invoke'>;
@@ -17,6 +20,8 @@ export interface ProductsClientOptions {
   timeoutMs: number;
   /** How long an open breaker refuses calls before one probe may pass. */
   resetMs: number;
+  /** Reserve calls at most in flight; reservations beyond wait and leave as one batch. */
+  reserveCallsInFlight: number;
 }
 
 /** Products' internal routes through Dapr, each behind its own circuit breaker. */
@@ -33,29 +38,63 @@ export interface ProductsClient {
 }
 
 export function createProductsClient(options: ProductsClientOptions): ProductsClient {
-  const call = <S extends z.ZodType>(method: string, answer: S) =>
-    guarded(method, options, async (body: unknown) => {
-      const reply = await options.dapr.invoke(options.appId, method, { body });
-      const parsed = answer.safeParse(reply);
-      if (!parsed.success) {
-        throw new AppError(502, 'dependency-failed', 'products answered outside its contract', {
-          cause: parsed.error,
-        });
-      }
-      return parsed.data as z.output<S>;
-    });
-  const reserve = call(productsInternalRoutes.reserve, reserveResponse);
-  const lookup = call(productsInternalRoutes.lookup, lookupResponse);
+  const reserveCall = guarded(productsInternalRoutes.reserve, options, (batch) =>
+    sendReservations(options, batch as readonly ReserveRequest[]),
+  );
+  const lookup = guarded(productsInternalRoutes.lookup, options, (body) =>
+    invoke(options, productsInternalRoutes.lookup, body, lookupResponse),
+  );
+  const reserve = reservationBatches({
+    send: (batch) => reserveCall.run(batch),
+    callsInFlight: options.reserveCallsInFlight,
+    maxBatch,
+  });
   return {
-    reserve: (request) => reserve.run(request),
+    reserve,
     lookup: (ids) => lookup.run({ ids }),
-    isRefusing: () => reserve.breaker.opened,
+    isRefusing: () => reserveCall.breaker.opened,
     refuseWhileOpen: () => {
-      if (reserve.breaker.opened) throw reserve.refusal();
+      if (reserveCall.breaker.opened) throw reserveCall.refusal();
     },
-    breakers: [reserve.breaker, lookup.breaker],
-    shutdown: () => [reserve, lookup].forEach(({ breaker }) => breaker.shutdown()),
+    breakers: [reserveCall.breaker, lookup.breaker],
+    shutdown: () => [reserveCall, lookup].forEach(({ breaker }) => breaker.shutdown()),
   };
+}
+
+/** One reservation on its own route (as before batches existed), several as one batch. */
+async function sendReservations(
+  options: ProductsClientOptions,
+  batch: readonly ReserveRequest[],
+): Promise<ReserveResponse[]> {
+  if (batch.length === 1) {
+    return [await invoke(options, productsInternalRoutes.reserve, batch[0], reserveResponse)];
+  }
+  const { results } = await invoke(
+    options,
+    productsInternalRoutes.reserveBatch,
+    { reservations: batch },
+    reserveBatchResponse,
+  );
+  if (results.length !== batch.length || results.some((a, i) => a.orderId !== batch[i]!.orderId)) {
+    throw new AppError(502, 'dependency-failed', 'products answered another batch than asked');
+  }
+  return results;
+}
+
+async function invoke<S extends z.ZodType>(
+  options: ProductsClientOptions,
+  method: string,
+  body: unknown,
+  answer: S,
+): Promise<z.output<S>> {
+  const reply = await options.dapr.invoke(options.appId, method, { body });
+  const parsed = answer.safeParse(reply);
+  if (!parsed.success) {
+    throw new AppError(502, 'dependency-failed', 'products answered outside its contract', {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
 }
 
 function guarded<T>(

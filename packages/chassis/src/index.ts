@@ -29,6 +29,7 @@ export {
   type OrmOptions,
 } from './orm/orm.ts';
 export { runMigrateCommand, type MigrateCommandOptions } from './orm/migrate-command.ts';
+export { runPrepared, type PreparedStatement } from './orm/prepared.ts';
 export { jwksKeyResolver, type JwksResolverOptions } from './auth/jwks.ts';
 export { currentUser, requireRole, requireUser } from './auth/require-user.ts';
 export {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runPrepared } from '@sidecart/chassis';
 import type { ReserveRequest, ReservedLine, ShortLine } from '@sidecart/contracts';
 import type { ReservationStatus } from './reservation.entity.ts';
 
@@ -13,16 +14,18 @@ import type { ReservationStatus } from './reservation.entity.ts';
  * stock. The primary key decides between concurrent retries of one order: a retry's insert does
  * nothing and takes nothing. A retry whose row is already visible locks nothing at all.
  */
-const reserveSql = `
+const reserveSql = {
+  name: 'products.reserve',
+  text: `
 with wanted as (
   select product_id, quantity
-  from jsonb_to_recordset(?::jsonb) as line(product_id uuid, quantity int)
+  from jsonb_to_recordset($1::jsonb) as line(product_id uuid, quantity int)
 ),
 held as (
   select id, stock, status, price_cents, currency
   from products
   where id in (select product_id from wanted)
-    and not exists (select 1 from reservations where order_id = ?::uuid)
+    and not exists (select 1 from reservations where order_id = $2::uuid)
   order by id
   for update
 ),
@@ -34,7 +37,7 @@ lines as (
 ),
 claimed as (
   insert into reservations (order_id, status, lines, short_lines, created_at)
-  select ?::uuid,
+  select $2::uuid,
          case when whole then 'reserved' else 'rejected' end,
          case when whole then taken else '[]' end,
          case when whole then '[]' else short end,
@@ -58,7 +61,8 @@ taken as (
   where p.id = l.product_id and (select status from claimed) = 'reserved'
   returning p.id
 )
-select status, lines, short_lines as "shortLines" from claimed`;
+select status, lines, short_lines as "shortLines" from claimed`,
+};
 
 /**
  * One line, taken the way the bare conditional UPDATE takes it — no lock before the update, so a
@@ -68,20 +72,23 @@ select status, lines, short_lines as "shortLines" from claimed`;
  * retry's row makes the insert fail (unique violation): the whole statement, decrement included,
  * is undone.
  */
-const reserveOneSql = `
+const reserveOneSql = {
+  name: 'products.reserve-one-line',
+  text: `
 with taken as (
-  update products set stock = stock - ?, version = version + 1, updated_at = now()
-  where id = ? and stock >= ? and status = 'active'
-    and not exists (select 1 from reservations where order_id = ?::uuid)
+  update products set stock = stock - $1, version = version + 1, updated_at = now()
+  where id = $2 and stock >= $1 and status = 'active'
+    and not exists (select 1 from reservations where order_id = $3::uuid)
   returning id, price_cents, currency
 )
 insert into reservations (order_id, status, lines, short_lines, created_at)
-select ?::uuid, 'reserved',
-       jsonb_build_array(jsonb_build_object('productId', id, 'quantity', ?::int,
+select $3::uuid, 'reserved',
+       jsonb_build_array(jsonb_build_object('productId', id, 'quantity', $1::int,
          'priceCents', price_cents, 'currency', currency)),
        '[]', now()
 from taken
-returning status, lines, short_lines as "shortLines"`;
+returning status, lines, short_lines as "shortLines"`,
+};
 
 export interface ReservationRow {
   status: ReservationStatus;
@@ -91,20 +98,18 @@ export interface ReservationRow {
 
 /**
  * The row of a one-line reservation this call took, or undefined when the full statement must
- * decide; throws UniqueConstraintViolationException when a concurrent call of the order decided.
+ * decide; throws a unique violation (`isUniqueViolation`) when a concurrent call of the order
+ * decided.
  */
 export async function reserveOneLine(
   em: EntityManager,
   orderId: string,
   { productId, quantity }: ReserveRequest['lines'][number],
 ): Promise<ReservationRow | undefined> {
-  const [row] = await em.execute<ReservationRow[]>(reserveOneSql, [
+  const [row] = await runPrepared<ReservationRow>(em, reserveOneSql, [
     quantity,
     productId,
-    quantity,
     orderId,
-    orderId,
-    quantity,
   ]);
   return row;
 }
@@ -118,9 +123,8 @@ export async function insertReservation(
     product_id: line.productId,
     quantity: line.quantity,
   }));
-  const [row] = await em.execute<ReservationRow[]>(reserveSql, [
+  const [row] = await runPrepared<ReservationRow>(em, reserveSql, [
     JSON.stringify(wanted),
-    request.orderId,
     request.orderId,
   ]);
   return row;
@@ -137,3 +141,7 @@ export async function findReservation(
   );
   return row;
 }
+
+/** PostgreSQL's unique_violation, as the driver reports it on a prepared statement. */
+export const isUniqueViolation = (error: unknown) =>
+  (error as { code?: unknown })?.code === '23505';

@@ -1,4 +1,3 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type {
   ReleaseResponse,
@@ -9,6 +8,7 @@ import type {
 import {
   findReservation,
   insertReservation,
+  isUniqueViolation,
   reserveOneLine,
   type ReservationRow,
 } from './reservations.queries.ts';
@@ -36,7 +36,7 @@ async function decideReservation(em: EntityManager, request: ReserveRequest) {
       const taken = await reserveOneLine(em, request.orderId, line!);
       if (taken) return taken;
     } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) return undefined;
+      if (isUniqueViolation(error)) return undefined;
       throw error;
     }
   }

@@ -80,7 +80,7 @@ describe('the project components/ folder', () => {
           redisHost: 'redis:6379',
           redisPassword: 'redis-secret',
           consumerID: '{appID}',
-          processingTimeout: '120s',
+          processingTimeout: '150s',
           redeliverInterval: '30s',
           concurrency: '10',
         },

@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   byUser,
   createApp,
@@ -18,6 +19,7 @@ import type { ProductsClient } from './clients/products.client.ts';
 import type { OrdersConfig } from './config.ts';
 import { userDeletedSubscription } from './orders/orders.events.ts';
 import { ordersRoutes } from './orders/orders.routes.ts';
+import { untouchedSettlements } from './orders/placement.queries.ts';
 
 export interface OrdersAppDeps {
   config: OrdersConfig;
@@ -42,6 +44,7 @@ export function buildApp({ config, orm, logger, products, carts, resolveKey }: O
     waitMs: config.PRODUCTS_TIMEOUT_MS + 1_000,
     // Placing writes its events in its own SQL, outside the unit of work that nudges by itself.
     nudgeRelay: () => nudgeOutboxRelays(orm),
+    settleUntouched: untouchedSettlements(orm.em as EntityManager),
   };
   // Shared by the replicas (counters in the orders database); a repeat of a key counts too.
   const placementLimit = createRateLimits(orm, { logger }).limit({

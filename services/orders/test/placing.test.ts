@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { OutboxEvent, startOutboxRelay, type RelayedEvent as Event } from '@sidecart/chassis';
 import { eventually, silentLogger } from '@sidecart/chassis/testing';
 import { Order } from '../src/orders/order.entity.ts';
+import { reservationsAsked } from './fake-sidecar.ts';
 import { call, newCustomer, startOrders, type OrdersUnderTest } from './support.ts';
 
 let orders: OrdersUnderTest;
@@ -122,6 +123,50 @@ describe('POST /api/orders', () => {
     const response = await call(orders.url, 'POST', '/api/orders', { body: { items: [] } });
 
     expect(response.status).toBe(401);
+  });
+});
+
+describe('orders placed while a reservation is in flight', () => {
+  test('leave in one batch, and each is settled with its own answer, stock and event', async () => {
+    const product = orders.sidecar.addProduct({ stock: 10, priceCents: 300 });
+    const items = [{ productId: product.id, quantity: 1 }];
+    const customers = Array.from({ length: 6 }, () => newCustomer());
+    const callsBefore = orders.sidecar.products.calls.length;
+    let answer = () => {};
+    orders.sidecar.products.gate = new Promise((resolve) => (answer = resolve));
+
+    const first = place(customers[0]!.token, items, { 'idempotency-key': 'batch-0' });
+    await eventually('the first reservation in flight', async () => {
+      const [stored] = await orders.em().find(Order, { userId: customers[0]!.id });
+      const asked = reservationsAsked(orders.sidecar.products);
+      return stored !== undefined && asked.some((one) => one.orderId === stored.id);
+    });
+    const queued = customers
+      .slice(1)
+      .map((customer, i) => place(customer.token, items, { 'idempotency-key': `batch-${i + 1}` }));
+    await eventually('the other five orders stored, waiting for the call in flight', async () => {
+      const stored = await orders.em().count(Order, {
+        userId: { $in: customers.map((customer) => customer.id) },
+      });
+      return stored === 6;
+    });
+    orders.sidecar.products.gate = undefined;
+    answer();
+    const responses = await Promise.all([first, ...queued]);
+
+    expect(responses.map((response) => response.status)).toEqual(Array(6).fill(201));
+    const orderIds = responses.map((response) => response.body.id as string);
+    expect(new Set(orderIds).size).toBe(6);
+    const calls = orders.sidecar.products.calls.slice(callsBefore);
+    const asked = reservationsAsked({ ...orders.sidecar.products, calls });
+    expect(asked.map((one) => one.orderId).sort()).toEqual([...orderIds].sort());
+    expect(calls.length).toBeLessThan(6);
+    expect(product.stock).toBe(4);
+    for (const [i, response] of responses.entries()) {
+      const repeat = await place(customers[i]!.token, items, { 'idempotency-key': `batch-${i}` });
+      expect(repeat.body).toEqual(response.body);
+      expect(await outbox('order-confirmed', response.body.id)).toHaveLength(1);
+    }
   });
 });
 

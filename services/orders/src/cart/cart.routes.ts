@@ -23,7 +23,7 @@ export interface CartRoutesDeps {
   verify: TokenVerifier;
   products: ProductsClient;
   carts: CartStore;
-  settings: Pick<PlacementDeps, 'sweepAfterMs' | 'waitMs' | 'nudgeRelay'>;
+  settings: Pick<PlacementDeps, 'sweepAfterMs' | 'waitMs' | 'nudgeRelay' | 'settleUntouched'>;
   /** Per-user limit on placing orders (429 past it). */
   placementLimit: Middleware;
 }

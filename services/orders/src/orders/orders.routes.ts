@@ -27,7 +27,7 @@ export interface OrdersRoutesDeps {
   orm: MikroORM;
   verify: TokenVerifier;
   products: ProductsClient;
-  settings: Pick<PlacementDeps, 'sweepAfterMs' | 'waitMs' | 'nudgeRelay'>;
+  settings: Pick<PlacementDeps, 'sweepAfterMs' | 'waitMs' | 'nudgeRelay' | 'settleUntouched'>;
   /** Per-user limit on placing orders (429 past it). */
   placementLimit: Middleware;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import DataLoader from 'dataloader';
 import { runPrepared, type OutboxRow } from '@sidecart/chassis';
 import type { StoredAnswer } from './idempotency-record.entity.ts';
 import type { Order } from './order.entity.ts';
@@ -45,54 +46,81 @@ const insertKeyedOrder = {
      ${insertColumns} select ${insertValues} from claimed returning id`,
 };
 
-/**
- * Writes the outcome of a pending order's reservation — the order, its key's answer, its event —
- * in one statement, if the order is still pending at `fromVersion` (nothing else touched it since
- * it was read or created). False when it was: the caller takes the locking path instead.
- */
-export async function settleUntouchedOrder(
-  em: EntityManager,
-  order: Order,
-  fromVersion: number,
-  answer: StoredAnswer,
-  event: OutboxRow | undefined,
-): Promise<boolean> {
-  const settled = [
-    order.id,
-    fromVersion,
-    order.status,
-    JSON.stringify(order.lines),
-    order.totalCents ?? null,
-    order.currency ?? null,
-    order.shortLines ? JSON.stringify(order.shortLines) : null,
-    order.reason ?? null,
-    order.updatedAt,
-    JSON.stringify(answer),
-  ];
-  const rows = event
-    ? await runPrepared(em, settleWithEvent, [
-        ...settled,
-        event.id,
-        event.topic,
-        JSON.stringify(event.data),
-        event.traceparent,
-      ])
-    : await runPrepared(em, settle, settled);
-  return rows.length === 1;
+/** The outcome of a pending order's reservation, to be written if nobody touched the order. */
+export interface Settlement {
+  /** Settled in memory, at `fromVersion + 1`. */
+  order: Order;
+  /** The version it was created (or read) at. */
+  fromVersion: number;
+  answer: StoredAnswer;
+  event?: OutboxRow;
 }
 
-const settleText = (recorded: string) => `with settled as (
-       update orders set status = $3, lines = $4::jsonb, total_cents = $5, currency = $6,
-         short_lines = $7::jsonb, reason = $8, updated_at = $9, version = version + 1
-       where id = $1 and status = 'pending' and version = $2 returning id),
+/**
+ * Writes outcomes of pending orders — each order, its key's answer, its event — in one statement
+ * for all settlements of one tick (the answers of one reservation batch come back together, ADR
+ * 0016). Each is written only if its order is still pending at `fromVersion` (nothing touched it
+ * since it was created): the promise says whether it was; when not, the caller takes the locking
+ * path. One statement, so a batch is written whole or not at all.
+ */
+export function untouchedSettlements(
+  em: EntityManager,
+): (settlement: Settlement) => Promise<boolean> {
+  const loader = new DataLoader<Settlement, boolean>(
+    async (batch) => {
+      const rows = await runPrepared<{ id: string }>(em, settleMany, settlementColumns(batch));
+      const settled = new Set(rows.map((row) => row.id));
+      return batch.map(({ order }) => settled.has(order.id));
+    },
+    { cache: false, maxBatchSize: 64 },
+  );
+  return (settlement) => loader.load(settlement);
+}
+
+/** One array per column: the statement unnests them into rows. */
+function settlementColumns(batch: readonly Settlement[]): unknown[][] {
+  const column = (value: (settlement: Settlement) => unknown) => batch.map(value);
+  const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+  return [
+    column(({ order }) => order.id),
+    column(({ fromVersion }) => fromVersion),
+    column(({ order }) => order.status),
+    column(({ order }) => json(order.lines)),
+    column(({ order }) => order.totalCents ?? null),
+    column(({ order }) => order.currency ?? null),
+    column(({ order }) => json(order.shortLines)),
+    column(({ order }) => order.reason ?? null),
+    column(({ order }) => order.updatedAt),
+    // `json`, not `jsonb`: a repeat replays the answer byte for byte.
+    column(({ answer }) => JSON.stringify(answer)),
+    column(({ event }) => event?.id ?? null),
+    column(({ event }) => event?.topic ?? null),
+    column(({ event }) => json(event?.data)),
+    column(({ event }) => event?.traceparent ?? null),
+  ];
+}
+
+const settleMany = {
+  name: 'orders.settle-many',
+  text: `with outcome as (
+       select * from unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::int[], $6::text[],
+         $7::jsonb[], $8::text[], $9::timestamptz[], $10::json[], $11::uuid[], $12::text[],
+         $13::jsonb[], $14::text[])
+       as o (id, from_version, status, lines, total_cents, currency, short_lines, reason,
+         updated_at, answer, event_id, topic, data, traceparent)),
+     settled as (
+       update orders set status = o.status, lines = o.lines, total_cents = o.total_cents,
+         currency = o.currency, short_lines = o.short_lines, reason = o.reason,
+         updated_at = o.updated_at, version = orders.version + 1
+       from outcome o
+       where orders.id = o.id and orders.status = 'pending' and orders.version = o.from_version
+       returning orders.id),
      answered as (
-       update idempotency_records set answer = $10::json
-       where order_id in (select id from settled))${recorded}
-     select id from settled`;
-const settle = { name: 'orders.settle', text: settleText('') };
-const settleWithEvent = {
-  name: 'orders.settle-with-event',
-  text: settleText(`, recorded as (
-         insert into outbox_events (id, topic, data, traceparent, created_at, next_attempt_at)
-         select $11::uuid, $12, $13::jsonb, $14, now(), now() from settled)`),
+       update idempotency_records set answer = o.answer
+       from outcome o where order_id = o.id and o.id in (select id from settled)),
+     recorded as (
+       insert into outbox_events (id, topic, data, traceparent, created_at, next_attempt_at)
+       select o.event_id, o.topic, o.data, o.traceparent, now(), now()
+       from outcome o where o.event_id is not null and o.id in (select id from settled))
+     select id from settled`,
 };

@@ -5,7 +5,7 @@ import { isRefusedByBreaker, type ProductsClient } from '../clients/products.cli
 import type { IdempotencyRecord, StoredAnswer } from './idempotency-record.entity.ts';
 import { findRecord, requestHash, requireSameRequest } from './idempotency.ts';
 import { Order } from './order.entity.ts';
-import { insertPendingOrder } from './placement.queries.ts';
+import { insertPendingOrder, type Settlement } from './placement.queries.ts';
 import { failPendingOrder, settleNewOrder, settleOrder } from './settlement.ts';
 
 export interface PlacementDeps {
@@ -17,6 +17,8 @@ export interface PlacementDeps {
   waitMs: number;
   /** Tells the outbox relay about an event written outside the unit of work. */
   nudgeRelay?: () => void;
+  /** The outcomes of new orders, written together per tick (`untouchedSettlements`). */
+  settleUntouched: (settlement: Settlement) => Promise<boolean>;
   traceparent?: string;
 }
 

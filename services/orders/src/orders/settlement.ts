@@ -7,7 +7,7 @@ import { answerOf } from './answers.ts';
 import { IdempotencyRecord, type StoredAnswer } from './idempotency-record.entity.ts';
 import { Order } from './order.entity.ts';
 import { recordOrderCancelled, recordOrderFailed, settledEvent } from './outgoing-events.ts';
-import { settleUntouchedOrder } from './placement.queries.ts';
+import type { Settlement } from './placement.queries.ts';
 
 export interface SettleDeps {
   em: EntityManager;
@@ -17,12 +17,17 @@ export interface SettleDeps {
   traceparent?: string;
 }
 
+export interface NewOrderDeps extends SettleDeps {
+  /** Writes an outcome if the order is untouched (`untouchedSettlements`); false when not. */
+  settleUntouched: (settlement: Settlement) => Promise<boolean>;
+}
+
 /**
  * Reserves the stock of an order this request has just created and records the outcome, without
  * reading the order back: in one statement while nobody else has touched it (the usual case),
  * else — the sweeper settled it, user-deleted flagged it — under its row lock like any settler.
  */
-export async function settleNewOrder(deps: SettleDeps, order: Order): Promise<StoredAnswer> {
+export async function settleNewOrder(deps: NewOrderDeps, order: Order): Promise<StoredAnswer> {
   const lines = order.lines.map(({ productId, quantity }) => ({ productId, quantity }));
   const outcome = await deps.products.reserve({ orderId: order.id, lines });
   const fromVersion = order.version;
@@ -32,9 +37,12 @@ export async function settleNewOrder(deps: SettleDeps, order: Order): Promise<St
   const event = settledEvent(order, deps.traceparent);
   const answer = answerOf(order);
   const row = event && outboxRow(event);
-  if (!(await settleUntouchedOrder(deps.em, order, fromVersion, answer, row))) {
-    return recordOutcome(deps, order.id, outcome);
-  }
+  // A batch that fails as a whole (a deadlock with a user-deleted flagging the same user's
+  // orders) leaves each of its orders to the locking path, which reports any lasting failure.
+  const written = await deps
+    .settleUntouched({ order, fromVersion, answer, event: row })
+    .catch(() => false);
+  if (!written) return recordOutcome(deps, order.id, outcome);
   if (row) deps.nudgeRelay?.();
   return answer;
 }

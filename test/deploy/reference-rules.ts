@@ -245,6 +245,31 @@ export const referenceRules: Rule[] = [
     ],
   },
   {
+    name: 'autoscalers scale an existing Deployment on a container it has',
+    check: (objects) =>
+      ofKind(objects, 'HorizontalPodAutoscaler').flatMap((hpa) => {
+        const { scaleTargetRef, metrics = [] } = specOf(hpa) as {
+          scaleTargetRef: { kind: string; name: string };
+          metrics?: Array<{ containerResource?: { container: string } }>;
+        };
+        const [target] = workloads(objects).filter(
+          (w) =>
+            w.object.kind === scaleTargetRef.kind && w.object.metadata.name === scaleTargetRef.name,
+        );
+        if (!target)
+          return [
+            `HorizontalPodAutoscaler/${hpa.metadata.name}: no ${scaleTargetRef.kind} ${scaleTargetRef.name}`,
+          ];
+        return metrics
+          .map((metric) => metric.containerResource?.container)
+          .filter((name) => name && !target.template.spec.containers.some((c) => c.name === name))
+          .map(
+            (name) =>
+              `HorizontalPodAutoscaler/${hpa.metadata.name}: ${target.id} has no container ${name}`,
+          );
+      }),
+  },
+  {
     name: 'everything lives in the sidecart namespace',
     check: (objects) =>
       objects

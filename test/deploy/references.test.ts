@@ -232,6 +232,28 @@ describe('cross-references', () => {
         'StatefulSet/postgres: no ConfigMap postgres-init',
       ],
       [
+        'autoscalers scale',
+        () =>
+          breakOne(
+            objects,
+            'HorizontalPodAutoscaler',
+            'auth',
+            (h) => (h.spec.metrics[0].containerResource.container = 'daprd'),
+          ),
+        'HorizontalPodAutoscaler/auth: Deployment/auth has no container daprd',
+      ],
+      [
+        'autoscalers scale',
+        () =>
+          breakOne(
+            objects,
+            'HorizontalPodAutoscaler',
+            'orders',
+            (h) => (h.spec.scaleTargetRef.name = 'order'),
+          ),
+        'HorizontalPodAutoscaler/orders: no Deployment order',
+      ],
+      [
         'everything lives',
         () => breakOne(objects, 'Secret', 'dapr-redis', (s) => (s.metadata.namespace = 'default')),
         'Secret/dapr-redis: namespace default',

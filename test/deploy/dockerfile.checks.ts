@@ -1,10 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import dockerignore from '@balena/dockerignore';
-import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { createRequire } from 'node:module';
+import type { Ignore } from '@balena/dockerignore';
+import { DockerfileParser, type Flag, type Instruction } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
 import { repoRoot } from './render.ts';
 import { services, type ServiceName } from './k3d-cluster.ts';
+
+// A CommonJS module without a `default` export: its types and Node's ESM view disagree.
+const dockerignore = createRequire(import.meta.url)('@balena/dockerignore') as (options?: {
+  ignorecase?: boolean;
+}) => Ignore;
 
 // Checks of services/<svc>/Dockerfile that need no Docker: the instructions as Docker's own
 // parser reads them (dockerfile-ast, the VS Code Docker extension's parser), stage by stage.
@@ -48,8 +54,9 @@ function lineage(stages: Stage[], stage: Stage): Instruction[] {
 const keyword = (instructions: Instruction[], name: string) =>
   instructions.filter((instruction) => instruction.getKeyword() === name);
 const args = (instruction: Instruction) => instruction.getArguments().map((arg) => arg.getValue());
+/** A flag such as COPY's --from; only instructions that take flags have getFlags. */
 const flag = (instruction: Instruction, name: string) =>
-  instruction
+  (instruction as Partial<{ getFlags(): Flag[] }>)
     .getFlags?.()
     .find((candidate) => candidate.getName() === name)
     ?.getValue();

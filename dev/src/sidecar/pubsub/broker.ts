@@ -31,38 +31,47 @@ export interface Trim {
 /** The NOTIFY channel a publish signals on, payload `[component, topic]`. */
 export const publishedChannel = 'sidecart_pubsub_published';
 
+export interface NewEntry {
+  data: Buffer;
+  metadata: Record<string, string>;
+}
+
 /**
- * XADD. The stream row's lock serialises publishers of one stream until commit, so sequence
- * numbers become visible in order and a reader's cursor never skips a late commit.
+ * XADD, of one entry or of a bulk publish's entries in one statement (in their order). The stream
+ * row's lock serialises publishers of one stream until commit, so sequence numbers become visible
+ * in order and a reader's cursor never skips a late commit.
  */
-export async function appendEntry(
+export async function appendEntries(
   pool: pg.Pool,
   stream: StreamKey,
-  data: Buffer,
-  metadata: Record<string, string>,
+  entries: readonly NewEntry[],
   trim: Trim = {},
 ): Promise<void> {
-  const { rows } = await pool.query<{ stream_id: string; seq: string }>(
-    `with s as (
-       insert into pubsub_streams (component, topic, last_seq) values ($1, $2, 1)
-       on conflict (component, topic) do update set last_seq = pubsub_streams.last_seq + 1
+  const { rows } = await pool.query<{ stream_id: string; seq: string }>({
+    name: 'pubsub.append',
+    text: `with s as (
+       insert into pubsub_streams (component, topic, last_seq) values ($1, $2, $3)
+       on conflict (component, topic) do update set last_seq = pubsub_streams.last_seq + $3
        returning id, last_seq),
      m as (
        insert into pubsub_messages (stream_id, seq, data, metadata)
-       select id, last_seq, $3, $4 from s returning stream_id, seq)
-     select stream_id, seq, pg_notify($5, $6) from m`,
-    [
+       select s.id, s.last_seq - $3 + e.n, e.data, e.metadata
+       from s, unnest($4::bytea[], $5::jsonb[]) with ordinality as e (data, metadata, n)
+       returning stream_id, seq)
+     select (select stream_id from m limit 1), (select max(seq) from m) as seq, pg_notify($6, $7)`,
+    values: [
       stream.component,
       stream.topic,
-      data,
-      JSON.stringify(metadata),
+      entries.length,
+      entries.map((entry) => entry.data),
+      entries.map((entry) => JSON.stringify(entry.metadata)),
       publishedChannel,
       JSON.stringify([stream.component, stream.topic]),
     ],
-  );
+  });
   const { stream_id: streamId, seq } = rows[0]!;
-  // The entry is committed: a failed trim must not turn the publish into an error (the caller
-  // would publish it again), so it is left for the next publish to catch up.
+  // The entries are committed: a failed trim must not turn the publish into an error (the caller
+  // would publish them again), so it is left for the next publish to catch up.
   await trimStream(pool, streamId, seq, trim).catch(() => {});
 }
 

@@ -11,7 +11,7 @@ import {
   pubsubError,
   readPublishTarget,
 } from './publish-checks.ts';
-import type { Publisher } from './publish.ts';
+import type { BulkPublisher } from './publish.ts';
 
 interface BulkEntry {
   entryId: string;
@@ -23,13 +23,14 @@ interface BulkEntry {
 
 /**
  * POST|PUT /v1.0-alpha1/publish/bulk/{pubsub}/{topic...} (dapr:pkg/api/http/http.go
- * onBulkPublish): every entry checked and enveloped first, then published one by one; failures
- * come back as `{failedEntries, errorCode}` with 500 (docs/dapr-behaviour.md §4.1).
+ * onBulkPublish): every entry checked and enveloped first, then published — together, in one
+ * broker write; failures come back as `{failedEntries, errorCode}` with 500, naming every entry
+ * (docs/dapr-behaviour.md §4.1).
  */
 export function bulkPublishRoute(
   context: SidecarContext,
   components: Map<string, PubsubComponent>,
-  publish: Publisher,
+  publish: BulkPublisher,
 ) {
   return async (request: ApiRequest): Promise<ApiResponse> => {
     const target = readPublishTarget(components, request);
@@ -50,20 +51,17 @@ export function bulkPublishRoute(
       messages.push({ entryId: entry.entryId, data, metadata });
     }
 
-    const results = await Promise.allSettled(
-      messages.map((message) => publish(component, topic, message.data, message.metadata)),
-    );
-    const forbidden = results.find(
-      (result) => result.status === 'rejected' && result.reason instanceof PublishForbiddenError,
-    ) as PromiseRejectedResult | undefined;
-    if (forbidden) return publishFailure(component, topic, context.appId, forbidden.reason);
-    const failedEntries = results.flatMap((result, index) =>
-      result.status === 'rejected'
-        ? [{ entryId: messages[index]!.entryId, error: (result.reason as Error).message }]
-        : [],
-    );
-    if (failedEntries.length === 0) return noContent();
-    return json(500, { failedEntries, errorCode: 'ERR_PUBSUB_PUBLISH_MESSAGE' });
+    try {
+      await publish(component, topic, messages);
+      return noContent();
+    } catch (error) {
+      if (error instanceof PublishForbiddenError) {
+        return publishFailure(component, topic, context.appId, error);
+      }
+      const message = (error as Error).message;
+      const failedEntries = messages.map(({ entryId }) => ({ entryId, error: message }));
+      return json(500, { failedEntries, errorCode: 'ERR_PUBSUB_PUBLISH_MESSAGE' });
+    }
   };
 }
 

@@ -36,7 +36,7 @@ export async function createPubsubApi(context: SidecarContext): Promise<Building
   /** Starts one component's consumer; false (logged) when it could not. */
   const startConsumer = async (component: PubsubComponent, own: Subscription[]) => {
     const republish = (topic: string, data: Buffer, metadata: Record<string, string>) =>
-      publish(component, topic, data, metadata);
+      publish.one(component, topic, data, metadata);
     try {
       consumers.push(await ComponentConsumer.start(context, component, own, republish));
       return true;
@@ -86,12 +86,12 @@ export async function createPubsubApi(context: SidecarContext): Promise<Building
       {
         methods: ['POST', 'PUT'],
         pattern: '/v1.0/publish/{pubsub}/{topic...}',
-        handler: publishRoute(context, components, publish),
+        handler: publishRoute(context, components, publish.one),
       },
       {
         methods: ['POST', 'PUT'],
         pattern: '/v1.0-alpha1/publish/bulk/{pubsub}/{topic...}',
-        handler: bulkPublishRoute(context, components, publish),
+        handler: bulkPublishRoute(context, components, publish.many),
       },
     ],
     onAppReady: () => (starting ??= start()),

@@ -1,6 +1,6 @@
 import { noContent, type ApiRequest, type ApiResponse } from '../api.ts';
 import type { SidecarContext } from '../types.ts';
-import { appendEntry } from './broker.ts';
+import { appendEntries, type NewEntry } from './broker.ts';
 import { isTopicAllowed, type PubsubComponent } from './component.ts';
 import {
   messageBytes,
@@ -16,19 +16,29 @@ export type Publisher = (
   metadata: Record<string, string>,
 ) => Promise<void>;
 
+/** Publishes a bulk publish's entries together: all of them, or none (the error says why). */
+export type BulkPublisher = (
+  component: PubsubComponent,
+  topic: string,
+  entries: readonly NewEntry[],
+) => Promise<void>;
+
 /**
  * The runtime's publish path, shared by the API and dead-lettering: topic scoping, then the
- * component's outbound resiliency policy around the broker write (XADD).
+ * component's outbound resiliency policy around the broker write (XADD). `many` writes a bulk
+ * publish's entries in one statement: daprd publishes them one by one to pubsub.redis, which
+ * only the failure of a part of them could tell apart (then every entry is reported failed).
  */
-export function createPublisher(context: SidecarContext): Publisher {
-  return async (component, topic, data, metadata) => {
+export function createPublisher(context: SidecarContext): { one: Publisher; many: BulkPublisher } {
+  const many: BulkPublisher = async (component, topic, entries) => {
     if (!isTopicAllowed(component, context.appId, topic, 'publish')) {
       throw new PublishForbiddenError(`topic ${topic} is not allowed for app id ${context.appId}`);
     }
+    if (entries.length === 0) return;
     const policy = context.resiliency.componentOutbound(component.name, 'pubsub');
     await policy.execute(async () => {
       try {
-        await appendEntry(context.pool, { component: component.name, topic }, data, metadata, {
+        await appendEntries(context.pool, { component: component.name, topic }, entries, {
           maxLen: component.maxLenApprox,
           ttlMs: component.streamTtlMs,
         });
@@ -36,6 +46,10 @@ export function createPublisher(context: SidecarContext): Publisher {
         throw new Error(`redis streams: error from publish: ${(error as Error).message}`);
       }
     });
+  };
+  return {
+    one: (component, topic, data, metadata) => many(component, topic, [{ data, metadata }]),
+    many,
   };
 }
 

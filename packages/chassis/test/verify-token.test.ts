@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import Router from '@koa/router';
 import jwt from 'jsonwebtoken';
 import { requireRole, requireUser } from '../src/auth/require-user.ts';
@@ -145,6 +145,75 @@ describe('requireRole', () => {
 
     expect(response.status).toBe(403);
     expect(response.body).toMatchObject({ status: 403, code: 'forbidden' });
+  });
+});
+
+describe('the verified-token cache', () => {
+  const counting = (cacheMs?: number) => {
+    const lookups: string[] = [];
+    const verifyCounted = createTokenVerifier({
+      issuer,
+      audience,
+      cacheMs,
+      resolveKey: async (wanted) => {
+        lookups.push(wanted);
+        return ours.publicKey;
+      },
+    });
+    return { lookups, verify: verifyCounted };
+  };
+
+  test('a token verified once is known again without a second signature check', async () => {
+    const { lookups, verify: cached } = counting();
+    const token = sign();
+
+    const users = [await cached(token), await cached(token), await cached(token)];
+
+    expect(users).toEqual(Array(3).fill({ id: 'user-1', roles: ['customer'] }));
+    expect(lookups).toHaveLength(1);
+  });
+
+  test('a token with a changed signature or payload is checked anew, and refused', async () => {
+    const { verify: cached } = counting();
+    const token = sign();
+    await cached(token);
+
+    const forged = tamper(token, { sub: 'admin-1', roles: ['admin'] });
+    const resigned = `${token.slice(0, token.lastIndexOf('.'))}.${'A'.repeat(342)}`;
+
+    await expect(cached(forged)).rejects.toMatchObject({ status: 401, code: 'invalid-token' });
+    await expect(cached(resigned)).rejects.toMatchObject({ status: 401, code: 'invalid-token' });
+  });
+
+  test('a cached token is refused once its exp has passed, and re-checked once cacheMs has', async () => {
+    const { lookups, verify: cached } = counting(10_000);
+    const start = Date.now();
+    const shortLived = sign({ expiresIn: 5 });
+    const longLived = sign({ expiresIn: 300 }, { sub: 'user-3', roles: ['customer'] });
+    await cached(shortLived);
+    await cached(longLived);
+    const now = jest.spyOn(Date, 'now');
+    try {
+      now.mockReturnValue(start + 7_000);
+      await expect(cached(shortLived)).rejects.toMatchObject({ code: 'token-expired' });
+      await cached(longLived);
+      expect(lookups).toHaveLength(3); // the expired one checked again; the other still known
+
+      now.mockReturnValue(start + 12_000);
+      await cached(longLived);
+      expect(lookups).toHaveLength(4);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  test("an answer is the caller's own copy: changing it changes no later answer", async () => {
+    const { verify: cached } = counting();
+    const token = sign();
+
+    (await cached(token)).roles.push('admin');
+
+    expect(await cached(token)).toEqual({ id: 'user-1', roles: ['customer'] });
   });
 });
 

@@ -7,7 +7,6 @@ import {
   daprSubscriptions,
   databaseCheck,
   nudgeOutboxRelays,
-  ormRequestContext,
   type KeyResolver,
   type Logger,
   type MikroORM,
@@ -57,7 +56,6 @@ export function buildApp({ config, orm, logger, products, carts, resolveKey }: O
     logger,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     readiness: { database: databaseCheck(orm) },
-    middleware: [ormRequestContext(orm)],
     routers: [
       ordersRoutes({ orm, verify, products, settings, placementLimit }),
       cartRoutes({ orm, verify, products, carts, settings, placementLimit }),

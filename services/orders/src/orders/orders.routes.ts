@@ -3,6 +3,7 @@ import type { Context, Middleware } from 'koa';
 import {
   currentUser,
   etagOf,
+  ormRequestContext,
   requireIfMatch,
   requireUser,
   type MikroORM,
@@ -50,6 +51,9 @@ export function ordersRoutes(deps: OrdersRoutesDeps): Router {
   const { orm, verify, products, settings, placementLimit } = deps;
   const em = () => orm.em as EntityManager;
   const router = new Router({ prefix: '/api/orders' });
+  // Placing an order runs its own SQL and forks where it needs the unit of work: no request
+  // context (a fork per request) on the hot path; the other routes read through their own.
+  const withOrm = ormRequestContext(orm);
   router.use(requireUser(verify));
 
   router.post('/', placementLimit, async (ctx) => {
@@ -60,18 +64,18 @@ export function ordersRoutes(deps: OrdersRoutesDeps): Router {
     sendAnswer(ctx, await placeOrder(deps, { ...request, hashed: items }));
   });
 
-  router.get('/', async (ctx) => {
+  router.get('/', withOrm, async (ctx) => {
     const page = await listOrders(em(), actorOf(ctx), listOrdersQuery.parse(ctx.query));
     ctx.body = { items: page.items.map(toOrderDto), nextCursor: page.nextCursor };
   });
 
-  router.get('/:id', async (ctx) => {
+  router.get('/:id', withOrm, async (ctx) => {
     const order = await findVisibleOrder(em(), parseOrderId(ctx.params.id), actorOf(ctx));
     ctx.set('etag', etagOf(order.version));
     ctx.body = toOrderDto(order);
   });
 
-  router.patch('/:id', async (ctx) => {
+  router.patch('/:id', withOrm, async (ctx) => {
     const expectedVersion = requireIfMatch(ctx);
     const { status } = changeStatusBody.parse(ctx.request.body);
     const id = parseOrderId(ctx.params.id);
@@ -82,7 +86,7 @@ export function ordersRoutes(deps: OrdersRoutesDeps): Router {
   });
 
   // Cancels; If-Match is optional here: a cancel is safe to send without having read the order.
-  router.delete('/:id', async (ctx) => {
+  router.delete('/:id', withOrm, async (ctx) => {
     const expectedVersion = ctx.get('if-match') ? requireIfMatch(ctx) : undefined;
     const id = parseOrderId(ctx.params.id);
     const change = { id, actor: actorOf(ctx), next: 'cancelled' as const, expectedVersion };

@@ -19,6 +19,32 @@ const place = (o: OrdersUnderTest, token: string, items: unknown, key?: string) 
 const makeDue = (o: OrdersUnderTest) =>
   o.em().nativeUpdate(Order, { status: 'pending' }, { sweepAt: new Date(Date.now() - 1) });
 
+describe('while products hangs', () => {
+  let orders: OrdersUnderTest;
+  beforeAll(async () => {
+    orders = await startOrders({ BREAKER_RESET_MS: '60000' });
+  });
+  afterAll(() => orders.close());
+
+  test('concurrent orders each time out and count for the breaker, even when they share a call', async () => {
+    const product = orders.sidecar.addProduct({ stock: 50 });
+    const items = [{ productId: product.id, quantity: 1 }];
+    orders.sidecar.products.mode = 'hang';
+
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, () => place(orders, newCustomer().token, items)),
+    );
+    const metrics = await call(orders.url, 'GET', '/metrics');
+
+    expect(replies.map((reply) => reply.status)).toEqual(Array(6).fill(503));
+    expect(replies.map((reply) => reply.body.code)).toEqual(Array(6).fill('products-unavailable'));
+    expect(metrics.body).toContain(
+      'circuit_breaker_state{name="products:internal/reservations",state="open",service="orders"} 1',
+    );
+    expect(await orders.em().count(Order, { status: 'pending' })).toBe(6);
+  });
+});
+
 describe('while products is unreachable', () => {
   let orders: OrdersUnderTest;
   beforeAll(async () => {

@@ -38,42 +38,52 @@ export interface ProductsClient {
 }
 
 export function createProductsClient(options: ProductsClientOptions): ProductsClient {
-  const reserveCall = guarded(productsInternalRoutes.reserve, options, (batch) =>
-    sendReservations(options, batch as readonly ReserveRequest[]),
+  // Each reservation goes through the breaker on its own — its deadline covers any wait for a
+  // call slot, and each counts as one call, as before batches — and leaves in a batch beneath it.
+  const batched = reservationBatches({
+    send: (batch) => sendReservations(options, batch),
+    callsInFlight: options.reserveCallsInFlight,
+    maxBatch,
+  });
+  const reserve = guarded(productsInternalRoutes.reserve, options, (request) =>
+    batched(request as ReserveRequest),
   );
   const lookup = guarded(productsInternalRoutes.lookup, options, (body) =>
     invoke(options, productsInternalRoutes.lookup, body, lookupResponse),
   );
-  const reserve = reservationBatches({
-    send: (batch) => reserveCall.run(batch),
-    callsInFlight: options.reserveCallsInFlight,
-    maxBatch,
-  });
   return {
-    reserve,
+    reserve: (request) => reserve.run(request),
     lookup: (ids) => lookup.run({ ids }),
-    isRefusing: () => reserveCall.breaker.opened,
+    isRefusing: () => reserve.breaker.opened,
     refuseWhileOpen: () => {
-      if (reserveCall.breaker.opened) throw reserveCall.refusal();
+      if (reserve.breaker.opened) throw reserve.refusal();
     },
-    breakers: [reserveCall.breaker, lookup.breaker],
-    shutdown: () => [reserveCall, lookup].forEach(({ breaker }) => breaker.shutdown()),
+    breakers: [reserve.breaker, lookup.breaker],
+    shutdown: () => [reserve, lookup].forEach(({ breaker }) => breaker.shutdown()),
   };
 }
 
-/** One reservation on its own route (as before batches existed), several as one batch. */
+/**
+ * One reservation on its own route (as before batches existed), several as one batch. The call
+ * gives up after `timeoutMs`, so a hung products holds a call slot no longer than the breaker
+ * waits for any reservation in it.
+ */
 async function sendReservations(
   options: ProductsClientOptions,
   batch: readonly ReserveRequest[],
 ): Promise<ReserveResponse[]> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
   if (batch.length === 1) {
-    return [await invoke(options, productsInternalRoutes.reserve, batch[0], reserveResponse)];
+    return [
+      await invoke(options, productsInternalRoutes.reserve, batch[0], reserveResponse, signal),
+    ];
   }
   const { results } = await invoke(
     options,
     productsInternalRoutes.reserveBatch,
     { reservations: batch },
     reserveBatchResponse,
+    signal,
   );
   if (results.length !== batch.length || results.some((a, i) => a.orderId !== batch[i]!.orderId)) {
     throw new AppError(502, 'dependency-failed', 'products answered another batch than asked');
@@ -86,8 +96,9 @@ async function invoke<S extends z.ZodType>(
   method: string,
   body: unknown,
   answer: S,
+  signal?: AbortSignal,
 ): Promise<z.output<S>> {
-  const reply = await options.dapr.invoke(options.appId, method, { body });
+  const reply = await options.dapr.invoke(options.appId, method, { body, signal });
   const parsed = answer.safeParse(reply);
   if (!parsed.success) {
     throw new AppError(502, 'dependency-failed', 'products answered outside its contract', {
@@ -137,7 +148,8 @@ function toUnavailable(error: unknown, retryAfterSeconds: number): AppError | un
   if (isRefusal(error)) {
     return unavailable('Products is not answering: try again shortly', retryAfterSeconds);
   }
-  if ((error as { code?: unknown }).code === 'ETIMEDOUT' || isUnavailable(error)) {
+  const { code, name } = error as { code?: unknown; name?: unknown };
+  if (code === 'ETIMEDOUT' || name === 'TimeoutError' || isUnavailable(error)) {
     return unavailable('Products did not answer in time: try again shortly', 1);
   }
   return undefined;

@@ -1,4 +1,5 @@
-import type { K8sObject } from './render.ts';
+import { describe, expect, test } from '@jest/globals';
+import { type K8sObject, overlays, renderOverlay } from './render.ts';
 
 /** A deep copy of the objects with one of them changed: the broken fixture of a rule's test. */
 export function breakOne(
@@ -16,3 +17,33 @@ export function breakOne(
 
 /** The app container's spec inside a Deployment. */
 export const app = (deployment: Record<string, any>) => deployment.spec.template.spec.containers[0];
+
+export interface Rule {
+  name: string;
+  check(objects: K8sObject[]): string[];
+}
+
+/** A broken fixture: the rule (a prefix of its name), the broken objects, the one violation. */
+export type BrokenCase = [rule: string, broken: () => K8sObject[], expected: string];
+
+/** Every rule passes on every overlay, and reports exactly the break of each broken fixture. */
+export function describeRules(title: string, rules: Rule[], cases: BrokenCase[]): void {
+  const rule = (name: string) => {
+    const found = rules.find((r) => r.name.startsWith(name));
+    if (!found) throw new Error(`no rule ${name}`);
+    return found;
+  };
+  describe(title, () => {
+    describe.each(overlays)('%s', (overlay) => {
+      test.each(rules.map((r) => [r.name, r] as const))('%s', (_, r) => {
+        expect(r.check(renderOverlay(overlay))).toEqual([]);
+      });
+    });
+
+    describe('broken fixtures: each rule reports exactly the break', () => {
+      test.each(cases)('%s: %s', (name, broken, expected) => {
+        expect(rule(name).check(broken())).toEqual([expected]);
+      });
+    });
+  });
+}

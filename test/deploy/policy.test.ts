@@ -1,266 +1,240 @@
-import { beforeAll, describe, expect, test } from '@jest/globals';
-import { app, breakOne } from './mutate.ts';
+import { app, breakOne, describeRules, type BrokenCase } from './mutate.ts';
 import { policyRules } from './policy-rules.ts';
-import { type K8sObject, overlays, renderOverlay } from './render.ts';
+import { renderOverlay } from './render.ts';
 
-const rule = (name: string) => {
-  const found = policyRules.find((r) => r.name.startsWith(name));
-  if (!found) throw new Error(`no rule ${name}`);
-  return found;
-};
+// The fixtures break the k3d overlay, rendered once when the file is collected.
+const objects = renderOverlay('k3d');
 
-describe('policy rules', () => {
-  describe.each(overlays)('%s', (overlay) => {
-    test.each(policyRules.map((r) => [r.name, r] as const))('%s', (_, r) => {
-      expect(r.check(renderOverlay(overlay))).toEqual([]);
-    });
-  });
+const cases: BrokenCase[] = [
+  [
+    'services run',
+    () => breakOne(objects, 'Deployment', 'auth', (d) => (d.spec.replicas = 1)),
+    'Deployment/auth: 1 replica(s), want at least 2',
+  ],
+  [
+    'services run',
+    () => breakOne(objects, 'HorizontalPodAutoscaler', 'orders', (h) => (h.spec.minReplicas = 1)),
+    'Deployment/orders: its HPA allows 1 replica(s)',
+  ],
+  [
+    'services run',
+    () =>
+      objects.filter((o) => !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'products')),
+    'Deployment/products: 0 PodDisruptionBudgets select it, want 1',
+  ],
+  [
+    'services run',
+    () => breakOne(objects, 'PodDisruptionBudget', 'auth', (p) => (p.spec.maxUnavailable = 2)),
+    'Deployment/auth: PodDisruptionBudget/auth must say maxUnavailable: 1',
+  ],
+  [
+    'services spread',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'orders',
+        (d) => delete d.spec.template.spec.topologySpreadConstraints,
+      ),
+    'Deployment/orders: no topology spread over kubernetes.io/hostname selecting its pods',
+  ],
+  [
+    'services have startup',
+    () => breakOne(objects, 'Deployment', 'auth', (d) => delete app(d).startupProbe),
+    'Deployment/auth: app has no startupProbe',
+  ],
+  [
+    'services have startup',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'products',
+        (d) => (app(d).readinessProbe.httpGet.path = '/healthz'),
+      ),
+    'Deployment/products: readinessProbe must GET /readyz',
+  ],
+  [
+    'probes name ports',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'orders',
+        (d) => (app(d).livenessProbe.httpGet.port = 'metrics'),
+      ),
+    'Deployment/orders: app livenessProbe port metrics is not declared',
+  ],
+  [
+    'probes name ports',
+    () =>
+      breakOne(
+        objects,
+        'StatefulSet',
+        'redis',
+        (s) => (s.spec.template.spec.containers[0].readinessProbe.tcpSocket.port = 6380),
+      ),
+    'StatefulSet/redis: redis readinessProbe port 6380 is not declared',
+  ],
+  [
+    'containers request',
+    () =>
+      breakOne(
+        objects,
+        'Job',
+        'auth-migrate',
+        (j) => delete j.spec.template.spec.containers[0].resources.limits,
+      ),
+    'Job/auth-migrate: migrate has no memory limit',
+  ],
+  [
+    'containers request',
+    () =>
+      breakOne(
+        objects,
+        'StatefulSet',
+        'postgres',
+        (s) => delete s.spec.template.spec.containers[0].resources.requests.cpu,
+      ),
+    'StatefulSet/postgres: postgres lacks requests',
+  ],
+  [
+    'pods run as non-root',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'auth',
+        (d) => (d.spec.template.spec.securityContext.runAsNonRoot = false),
+      ),
+    'Deployment/auth: runAsNonRoot is not true',
+  ],
+  [
+    'pods run as non-root',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'zipkin',
+        (d) => delete d.spec.template.spec.securityContext.seccompProfile,
+      ),
+    'Deployment/zipkin: no RuntimeDefault seccomp profile',
+  ],
+  [
+    'pods run as non-root',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'products',
+        (d) => (app(d).securityContext.allowPrivilegeEscalation = true),
+      ),
+    'Deployment/products: app may escalate privileges',
+  ],
+  [
+    'pods run as non-root',
+    () =>
+      breakOne(
+        objects,
+        'StatefulSet',
+        'redis',
+        (s) => (s.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false),
+      ),
+    'StatefulSet/redis: redis root filesystem is writable',
+  ],
+  [
+    'pods run as non-root',
+    () =>
+      breakOne(
+        objects,
+        'Job',
+        'orders-migrate',
+        (j) => (j.spec.template.spec.containers[0].securityContext.capabilities.drop = ['NET_RAW']),
+      ),
+    'Job/orders-migrate: migrate keeps capabilities',
+  ],
+  [
+    'Dapr annotations',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'auth',
+        (d) => (d.spec.template.metadata.annotations['dapr.io/app_id'] = 'auth'),
+      ),
+    'Deployment/auth: unknown annotation dapr.io/app_id',
+  ],
+  [
+    'Dapr annotations',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'orders',
+        (d) => delete d.spec.template.metadata.annotations['dapr.io/config'],
+      ),
+    'Deployment/orders: missing dapr.io/config',
+  ],
+  [
+    'Dapr annotations',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'products',
+        (d) => (d.spec.template.metadata.annotations['dapr.io/log-as-json'] = true),
+      ),
+    'Deployment/products: dapr.io/log-as-json is not a string',
+  ],
+  [
+    'dapr.io/app-port',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'products',
+        (d) => (d.spec.template.metadata.annotations['dapr.io/app-port'] = '8080'),
+      ),
+    'Deployment/products: dapr.io/app-port is no container port',
+  ],
+  [
+    'dapr.io/app-port',
+    () =>
+      breakOne(
+        objects,
+        'Deployment',
+        'products',
+        (d) => (d.spec.template.metadata.annotations['dapr.io/app-id'] = 'orders'),
+      ),
+    'app id orders is used twice',
+  ],
+  [
+    'migrations run',
+    () => objects.filter((o) => !(o.kind === 'Job' && o.metadata.name === 'orders-migrate')),
+    'Deployment/orders: no Job orders-migrate',
+  ],
+  [
+    'migrations run',
+    () =>
+      breakOne(
+        objects,
+        'Job',
+        'auth-migrate',
+        (j) => (j.spec.template.spec.containers[0].image = 'sidecart/products'),
+      ),
+    'Job/auth-migrate: image sidecart/products, app runs sidecart/auth',
+  ],
+  [
+    'migrations run',
+    () =>
+      breakOne(
+        objects,
+        'Job',
+        'products-migrate',
+        (j) => (j.spec.template.metadata.annotations = { 'dapr.io/enabled': 'true' }),
+      ),
+    'Job/products-migrate: has a Dapr sidecar',
+  ],
+];
 
-  describe('broken fixtures: each rule reports exactly the break', () => {
-    let objects: K8sObject[];
-    beforeAll(() => {
-      objects = renderOverlay('k3d');
-    });
-
-    const cases: Array<[string, () => K8sObject[], string]> = [
-      [
-        'services run',
-        () => breakOne(objects, 'Deployment', 'auth', (d) => (d.spec.replicas = 1)),
-        'Deployment/auth: 1 replica(s), want at least 2',
-      ],
-      [
-        'services run',
-        () =>
-          breakOne(objects, 'HorizontalPodAutoscaler', 'orders', (h) => (h.spec.minReplicas = 1)),
-        'Deployment/orders: its HPA allows 1 replica(s)',
-      ],
-      [
-        'services run',
-        () =>
-          objects.filter(
-            (o) => !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'products'),
-          ),
-        'Deployment/products: 0 PodDisruptionBudgets select it, want 1',
-      ],
-      [
-        'services run',
-        () => breakOne(objects, 'PodDisruptionBudget', 'auth', (p) => (p.spec.maxUnavailable = 2)),
-        'Deployment/auth: PodDisruptionBudget/auth must say maxUnavailable: 1',
-      ],
-      [
-        'services spread',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'orders',
-            (d) => delete d.spec.template.spec.topologySpreadConstraints,
-          ),
-        'Deployment/orders: no topology spread over kubernetes.io/hostname selecting its pods',
-      ],
-      [
-        'services have startup',
-        () => breakOne(objects, 'Deployment', 'auth', (d) => delete app(d).startupProbe),
-        'Deployment/auth: app has no startupProbe',
-      ],
-      [
-        'services have startup',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'products',
-            (d) => (app(d).readinessProbe.httpGet.path = '/healthz'),
-          ),
-        'Deployment/products: readinessProbe must GET /readyz',
-      ],
-      [
-        'probes name ports',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'orders',
-            (d) => (app(d).livenessProbe.httpGet.port = 'metrics'),
-          ),
-        'Deployment/orders: app livenessProbe port metrics is not declared',
-      ],
-      [
-        'probes name ports',
-        () =>
-          breakOne(
-            objects,
-            'StatefulSet',
-            'redis',
-            (s) => (s.spec.template.spec.containers[0].readinessProbe.tcpSocket.port = 6380),
-          ),
-        'StatefulSet/redis: redis readinessProbe port 6380 is not declared',
-      ],
-      [
-        'containers request',
-        () =>
-          breakOne(
-            objects,
-            'Job',
-            'auth-migrate',
-            (j) => delete j.spec.template.spec.containers[0].resources.limits,
-          ),
-        'Job/auth-migrate: migrate has no memory limit',
-      ],
-      [
-        'containers request',
-        () =>
-          breakOne(
-            objects,
-            'StatefulSet',
-            'postgres',
-            (s) => delete s.spec.template.spec.containers[0].resources.requests.cpu,
-          ),
-        'StatefulSet/postgres: postgres lacks requests',
-      ],
-      [
-        'pods run as non-root',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'auth',
-            (d) => (d.spec.template.spec.securityContext.runAsNonRoot = false),
-          ),
-        'Deployment/auth: runAsNonRoot is not true',
-      ],
-      [
-        'pods run as non-root',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'zipkin',
-            (d) => delete d.spec.template.spec.securityContext.seccompProfile,
-          ),
-        'Deployment/zipkin: no RuntimeDefault seccomp profile',
-      ],
-      [
-        'pods run as non-root',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'products',
-            (d) => (app(d).securityContext.allowPrivilegeEscalation = true),
-          ),
-        'Deployment/products: app may escalate privileges',
-      ],
-      [
-        'pods run as non-root',
-        () =>
-          breakOne(
-            objects,
-            'StatefulSet',
-            'redis',
-            (s) =>
-              (s.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false),
-          ),
-        'StatefulSet/redis: redis root filesystem is writable',
-      ],
-      [
-        'pods run as non-root',
-        () =>
-          breakOne(
-            objects,
-            'Job',
-            'orders-migrate',
-            (j) =>
-              (j.spec.template.spec.containers[0].securityContext.capabilities.drop = ['NET_RAW']),
-          ),
-        'Job/orders-migrate: migrate keeps capabilities',
-      ],
-      [
-        'Dapr annotations',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'auth',
-            (d) => (d.spec.template.metadata.annotations['dapr.io/app_id'] = 'auth'),
-          ),
-        'Deployment/auth: unknown annotation dapr.io/app_id',
-      ],
-      [
-        'Dapr annotations',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'orders',
-            (d) => delete d.spec.template.metadata.annotations['dapr.io/config'],
-          ),
-        'Deployment/orders: missing dapr.io/config',
-      ],
-      [
-        'Dapr annotations',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'products',
-            (d) => (d.spec.template.metadata.annotations['dapr.io/log-as-json'] = true),
-          ),
-        'Deployment/products: dapr.io/log-as-json is not a string',
-      ],
-      [
-        'dapr.io/app-port',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'products',
-            (d) => (d.spec.template.metadata.annotations['dapr.io/app-port'] = '8080'),
-          ),
-        'Deployment/products: dapr.io/app-port is no container port',
-      ],
-      [
-        'dapr.io/app-port',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'products',
-            (d) => (d.spec.template.metadata.annotations['dapr.io/app-id'] = 'orders'),
-          ),
-        'app id orders is used twice',
-      ],
-      [
-        'migrations run',
-        () => objects.filter((o) => !(o.kind === 'Job' && o.metadata.name === 'orders-migrate')),
-        'Deployment/orders: no Job orders-migrate',
-      ],
-      [
-        'migrations run',
-        () =>
-          breakOne(
-            objects,
-            'Job',
-            'auth-migrate',
-            (j) => (j.spec.template.spec.containers[0].image = 'sidecart/products'),
-          ),
-        'Job/auth-migrate: image sidecart/products, app runs sidecart/auth',
-      ],
-      [
-        'migrations run',
-        () =>
-          breakOne(
-            objects,
-            'Job',
-            'products-migrate',
-            (j) => (j.spec.template.metadata.annotations = { 'dapr.io/enabled': 'true' }),
-          ),
-        'Job/products-migrate: has a Dapr sidecar',
-      ],
-    ];
-
-    test.each(cases)('%s: %s', (name, broken, expected) => {
-      expect(rule(name).check(broken())).toEqual([expected]);
-    });
-  });
-});
+describeRules('policy rules', policyRules, cases);

@@ -58,6 +58,25 @@ describe('GET /metrics', () => {
     expect(series('GET', 'unmatched', '404')).toEqual({ requests: 1, timed: 1 });
   });
 
+  test('each scrape shows the running total of every series, counted once', async () => {
+    const requestsOf = async (route: string) =>
+      sampleOf((await call(app.url, 'GET', '/metrics')).body, 'http_requests_total', {
+        method: 'GET',
+        route,
+        status: '200',
+      });
+    for (const id of ['1', '2']) await call(app.url, 'GET', `/items/${id}`);
+
+    const first = await requestsOf('/items/:id');
+    await call(app.url, 'GET', '/items/3');
+    const second = await requestsOf('/items/:id');
+    const third = await requestsOf('/items/:id');
+
+    expect([first, second, third]).toEqual([2, 3, 3]);
+    // The scrapes themselves, each counted once it has finished: two before the third.
+    expect(await requestsOf('/metrics')).toBe(3);
+  });
+
   test('never labels a series with a raw path', async () => {
     await call(app.url, 'GET', '/items/98765');
     await call(app.url, 'GET', '/some/random/98765');

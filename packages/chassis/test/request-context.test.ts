@@ -4,9 +4,15 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { call, startApp, type AppUnderTest } from './support.ts';
 
-const router = new Router().get('/context', (ctx) => {
-  ctx.body = { requestId: ctx.state.requestId, traceparent: ctx.state.traceparent };
-});
+const router = new Router()
+  .get('/context', (ctx) => {
+    ctx.body = { requestId: ctx.state.requestId, traceparent: ctx.state.traceparent };
+  })
+  .get('/context/twice', (ctx) => {
+    const first = ctx.state.traceparent;
+    ctx.state.log.debug('logging reads the trace id too');
+    ctx.body = { first, second: ctx.state.traceparent };
+  });
 
 let app: AppUnderTest;
 beforeAll(async () => {
@@ -65,6 +71,15 @@ describe('traceparent', () => {
     expect([version, trace, flags]).toEqual(['00', traceId, '01']);
     expect(span).toMatch(/^[0-9a-f]{16}$/);
     expect(span).not.toBe('00f067aa0ba902b7');
+  });
+
+  test('one request keeps one span id, however often it is read', async () => {
+    for (const headers of [{}, { traceparent: traceparentOf(traceId) }]) {
+      const response = await call(app.url, 'GET', '/context/twice', { headers });
+
+      expect(response.body.first).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(response.body.second).toBe(response.body.first);
+    }
   });
 
   test('without a traceparent, each request starts its own trace', async () => {

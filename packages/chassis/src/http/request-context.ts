@@ -18,18 +18,29 @@ const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 /**
  * A request's `ctx.state`. Its logger is made on first use: a pino child (bindings serialised,
  * redaction set up) cost a cached read more than anything else the chassis did, and most requests
- * never log once the access log is below the level.
+ * never log once the access log is below the level. Its trace context likewise: only a request
+ * that logs or calls out (Dapr, the outbox) needs a span id.
  */
 class RequestState {
   #base: Logger;
   #log: Logger | undefined;
+  #incomingTrace: string;
+  #traceparent: string | undefined;
   requestId: string;
-  traceparent: string;
 
-  constructor(base: Logger, requestId: string, traceparent: string) {
+  constructor(base: Logger, requestId: string, incomingTrace: string) {
     this.#base = base;
     this.requestId = requestId;
-    this.traceparent = traceparent;
+    this.#incomingTrace = incomingTrace;
+  }
+
+  get traceparent(): string {
+    this.#traceparent ??= continueTrace(this.#incomingTrace);
+    return this.#traceparent;
+  }
+
+  set traceparent(traceparent: string) {
+    this.#traceparent = traceparent;
   }
 
   get log(): Logger {
@@ -51,7 +62,7 @@ export function requestContext(logger: Logger): Middleware {
     const incomingId = ctx.get('x-request-id');
     const requestId = requestIdPattern.test(incomingId) ? incomingId : randomUUID();
     // Koa hands every request a fresh `{}`; this middleware runs first, so nothing holds it yet.
-    ctx.state = new RequestState(logger, requestId, continueTrace(ctx.get('traceparent')));
+    ctx.state = new RequestState(logger, requestId, ctx.get('traceparent'));
     ctx.set('x-request-id', requestId);
     return next();
   };

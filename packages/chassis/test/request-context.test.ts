@@ -74,7 +74,8 @@ describe('traceparent', () => {
   });
 
   test('one request keeps one span id, however often it is read', async () => {
-    for (const headers of [{}, { traceparent: traceparentOf(traceId) }]) {
+    const cases: Record<string, string>[] = [{}, { traceparent: traceparentOf(traceId) }];
+    for (const headers of cases) {
       const response = await call(app.url, 'GET', '/context/twice', { headers });
 
       expect(response.body.first).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);

@@ -4,6 +4,10 @@ import { ConfigError } from './config.ts';
 import type { Lifecycle } from './http/health.ts';
 import type { Logger } from './logger.ts';
 
+// Not an ESM import: that reads node:http's lazy WebSocket export, which loads Node's bundled
+// undici (ADR 0013).
+const http = process.getBuiltinModule('node:http');
+
 export interface ServeOptions {
   app: Koa;
   lifecycle: Lifecycle;
@@ -27,14 +31,22 @@ export interface RunningServer {
 
 /** Listens, and drains gracefully on SIGTERM/SIGINT (readiness turns 503 at once). */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
-  const server = options.app.listen(options.port, options.host);
+  const inFlight = new Set<ServerResponse>();
+  const handle = options.app.callback();
+  // What app.listen() does, with the response tracked in the same listener: a second 'request'
+  // listener made Node copy the listener list on every request, and `once` wrap a closure per
+  // response — together a visible share of a cached read.
+  const server = http.createServer((request, response) => {
+    inFlight.add(response);
+    response.on('close', forget);
+    void handle(request, response);
+  });
+  server.listen(options.port, options.host);
   // Keep-alive connections must outlive the ingress' idle timeout, or it reuses a closed socket.
   server.keepAliveTimeout = 65_000;
-  const inFlight = new Set<ServerResponse>();
-  server.on('request', (_request, response: ServerResponse) => {
-    inFlight.add(response);
-    response.once('close', () => inFlight.delete(response));
-  });
+  function forget(this: ServerResponse) {
+    inFlight.delete(this);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve).once('error', reject);
   });

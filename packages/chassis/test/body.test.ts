@@ -77,6 +77,17 @@ describe('JSON request bodies', () => {
     expect(response.status).toBe(415);
     expect(await response.json()).toMatchObject({ code: 'unsupported-media-type' });
   });
+
+  test('a body sent to a probe path that takes none gets the same checks: 415 for non-JSON', async () => {
+    const response = await fetch(`${app.url}/healthz`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
+
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ code: 'unsupported-media-type' });
+  });
 });
 
 describe('NUL characters (PostgreSQL text cannot hold them)', () => {

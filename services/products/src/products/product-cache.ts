@@ -14,10 +14,7 @@ export interface CachedProduct {
 
 export interface ProductCache {
   /** The product from memory, or from `load` (PostgreSQL) when it is not cached or not trusted. */
-  read(
-    id: string,
-    load: () => Promise<CachedProduct | undefined>,
-  ): Promise<CachedProduct | undefined>;
+  read(id: string, load: Load): Promise<CachedProduct | undefined>;
   /** Forgets a product at once (this replica's own writes, before their notification arrives). */
   forget(id: string): void;
   /**
@@ -28,6 +25,9 @@ export interface ProductCache {
   stats(): { hits: number; staleHits: number; misses: number; bypasses: number; isLive: boolean };
   close(): Promise<void>;
 }
+
+/** Reads a product from PostgreSQL; one function for every read, not a closure per request. */
+type Load = (id: string) => Promise<CachedProduct | undefined>;
 
 export const productChangesChannel = 'products_changed';
 
@@ -101,10 +101,10 @@ export function startProductCache(options: {
   };
 
   /** Loads a product and stores it: current, or changed since the load began. */
-  async function loadShared(id: string, load: () => Promise<CachedProduct | undefined>) {
+  async function loadShared(id: string, load: Load) {
     const startedAt = sequence;
     const startedTime = now();
-    const product = load().then((loaded) => {
+    const product = load(id).then((loaded) => {
       if (!isLive) return loaded;
       const stored = entries.peek(id);
       const isNewer = !stored || (loaded !== undefined && stored.product.version <= loaded.version);
@@ -160,7 +160,7 @@ export function startProductCache(options: {
     async read(id, load) {
       if (!isLive) {
         counts.bypasses += 1;
-        return load();
+        return load(id);
       }
       const entry = entries.get(id);
       if (entry && entry.changedAt === undefined) {

@@ -56,6 +56,7 @@ export function productsRoutes({
   // Every route but the hot GET /:id works in a request context (its own identity map); a cache
   // hit needs no EntityManager, and forking one per read cost more than the rest of the hit.
   const withOrm = ormRequestContext(orm);
+  const loadById = (id: string) => loadProduct(orm.em.fork() as EntityManager, id);
   const writer = [requireUser(verify), ...writeGuards, withOrm];
   const actorOf = (ctx: Context) => ({
     viewer: currentUser(ctx.state),
@@ -81,7 +82,7 @@ export function productsRoutes({
 
   router.get('/:id', viewer, async (ctx) => {
     const id = parseProductId(ctx.params.id);
-    const product = await cache.read(id, () => loadProduct(orm.em.fork() as EntityManager, id));
+    const product = await cache.read(id, loadById);
     if (!product || !canSee(viewerOf(ctx.state), product)) throw notFound('product', id);
     ctx.set('etag', etagOf(product.version));
     // Who may see a draft depends on the token: shared caches must not reuse the answer.

@@ -13,7 +13,7 @@ import {
 } from '@sidecart/chassis';
 import { cartRoutes } from './cart/cart.routes.ts';
 import type { CartStore } from './cart/cart.store.ts';
-import { registerBreakerMetrics } from './clients/breaker.metrics.ts';
+import { registerBreakerMetrics, registerReservationMetrics } from './clients/products.metrics.ts';
 import type { ProductsClient } from './clients/products.client.ts';
 import type { OrdersConfig } from './config.ts';
 import { userDeletedSubscription } from './orders/orders.events.ts';
@@ -68,5 +68,6 @@ export function buildApp({ config, orm, logger, products, carts, resolveKey }: O
     ],
   });
   registerBreakerMetrics(service.metrics.registry, products.breakers);
+  registerReservationMetrics(service.metrics.registry, products.reserveCalls);
   return service;
 }

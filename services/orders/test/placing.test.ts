@@ -132,6 +132,16 @@ describe('orders placed while a reservation is in flight', () => {
     const items = [{ productId: product.id, quantity: 1 }];
     const customers = Array.from({ length: 6 }, () => newCustomer());
     const callsBefore = orders.sidecar.products.calls.length;
+    const counted = async () => {
+      const text = (await call(orders.url, 'GET', '/metrics')).body as string;
+      const read = (name: string) =>
+        Number(new RegExp(`^${name}\\S* (\\d+)$`, 'm').exec(text)?.[1]);
+      return {
+        calls: read('orders_reserve_calls_total'),
+        reservations: read('orders_reservations_total'),
+      };
+    };
+    const before = await counted();
     let answer = () => {};
     orders.sidecar.products.gate = new Promise((resolve) => (answer = resolve));
 
@@ -161,6 +171,9 @@ describe('orders placed while a reservation is in flight', () => {
     const asked = reservationsAsked({ ...orders.sidecar.products, calls });
     expect(asked.map((one) => one.orderId).sort()).toEqual([...orderIds].sort());
     expect(calls.length).toBeLessThan(6);
+    const after = await counted();
+    expect(after.reservations - before.reservations).toBe(6);
+    expect(after.calls - before.calls).toBe(calls.length);
     expect(product.stock).toBe(4);
     for (const [i, response] of responses.entries()) {
       const repeat = await place(customers[i]!.token, items, { 'idempotency-key': `batch-${i}` });

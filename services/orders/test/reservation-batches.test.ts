@@ -36,7 +36,7 @@ const ticks = () => new Promise((resolve) => setImmediate(resolve));
 describe('reservation batches', () => {
   test('a reservation with a free call slot leaves alone, at once', async () => {
     const { sent, send } = products();
-    const reserve = reservationBatches({ send, callsInFlight: 2, maxBatch: 64 });
+    const { reserve } = reservationBatches({ send, callsInFlight: 2, maxBatch: 64 });
 
     const one = request();
     const answer = reserve(one);
@@ -49,7 +49,7 @@ describe('reservation batches', () => {
 
   test('reservations of one tick share one call', async () => {
     const { sent, send } = products();
-    const reserve = reservationBatches({ send, callsInFlight: 2, maxBatch: 64 });
+    const { reserve } = reservationBatches({ send, callsInFlight: 2, maxBatch: 64 });
 
     const answers = [request(), request(), request()].map((one) => reserve(one));
     await ticks();
@@ -61,7 +61,7 @@ describe('reservation batches', () => {
 
   test('while every slot is out, reservations queue and leave as one batch when a call returns', async () => {
     const { sent, send } = products();
-    const reserve = reservationBatches({ send, callsInFlight: 2, maxBatch: 64 });
+    const { reserve } = reservationBatches({ send, callsInFlight: 2, maxBatch: 64 });
     const first = [request(), request()];
     const queued = Array.from({ length: 5 }, request);
 
@@ -86,7 +86,7 @@ describe('reservation batches', () => {
 
   test('a queue longer than maxBatch leaves in several calls, none over the limit', async () => {
     const { sent, send } = products();
-    const reserve = reservationBatches({ send, callsInFlight: 1, maxBatch: 4 });
+    const { reserve, counts } = reservationBatches({ send, callsInFlight: 1, maxBatch: 4 });
     reserve(request());
     await ticks();
 
@@ -99,11 +99,12 @@ describe('reservation batches', () => {
     await Promise.all(queued);
 
     expect(sent.map(({ batch }) => batch.length)).toEqual([1, 4, 4, 2]);
+    expect(counts).toEqual({ calls: 4, reservations: 11 });
   });
 
   test('a failed call fails each of its reservations, and frees its slot for the next batch', async () => {
     const { sent, send } = products();
-    const reserve = reservationBatches({ send, callsInFlight: 1, maxBatch: 64 });
+    const { reserve } = reservationBatches({ send, callsInFlight: 1, maxBatch: 64 });
     const doomed = [reserve(request()), reserve(request())];
     await ticks();
 

@@ -11,7 +11,7 @@ import {
 } from '@sidecart/contracts';
 import CircuitBreaker from 'opossum';
 import type { z } from 'zod';
-import { reservationBatches } from './reservation-batches.ts';
+import { reservationBatches, type BatchCounts } from './reservation-batches.ts';
 
 export interface ProductsClientOptions {
   dapr: Pick<Dapr, 'invoke'>;
@@ -34,6 +34,8 @@ export interface ProductsClient {
   /** Throws the 503 a reservation would get while reserve's breaker is open, without a call. */
   refuseWhileOpen(): void;
   breakers: CircuitBreaker[];
+  /** Reserve calls made and the reservations they carried (metrics). */
+  reserveCalls: BatchCounts;
   shutdown(): void;
 }
 
@@ -46,7 +48,7 @@ export function createProductsClient(options: ProductsClientOptions): ProductsCl
     maxBatch,
   });
   const reserve = guarded(productsInternalRoutes.reserve, options, (request) =>
-    batched(request as ReserveRequest),
+    batched.reserve(request as ReserveRequest),
   );
   const lookup = guarded(productsInternalRoutes.lookup, options, (body) =>
     invoke(options, productsInternalRoutes.lookup, body, lookupResponse),
@@ -59,6 +61,7 @@ export function createProductsClient(options: ProductsClientOptions): ProductsCl
       if (reserve.breaker.opened) throw reserve.refusal();
     },
     breakers: [reserve.breaker, lookup.breaker],
+    reserveCalls: batched.counts,
     shutdown: () => [reserve, lookup].forEach(({ breaker }) => breaker.shutdown()),
   };
 }

@@ -10,6 +10,12 @@ export interface ReservationBatchesOptions {
   maxBatch: number;
 }
 
+/** Calls sent and the reservations they carried, since start: their ratio is the mean batch. */
+export interface BatchCounts {
+  calls: number;
+  reservations: number;
+}
+
 /**
  * Reservations leave at once while fewer than `callsInFlight` calls are out, and otherwise queue
  * until one comes back, then leave together as one call: a quiet shop's checkout waits for nothing,
@@ -18,10 +24,13 @@ export interface ReservationBatchesOptions {
  * outcome; a failed call fails each of its reservations, as their own calls would have failed.
  */
 export function reservationBatches(options: ReservationBatchesOptions) {
+  const counts: BatchCounts = { calls: 0, reservations: 0 };
   let free = options.callsInFlight;
   const waiting: (() => void)[] = [];
   const loader = new DataLoader<ReserveRequest, ReserveResponse>(
     async (batch) => {
+      counts.calls += 1;
+      counts.reservations += batch.length;
       try {
         return await options.send(batch);
       } finally {
@@ -41,5 +50,8 @@ export function reservationBatches(options: ReservationBatchesOptions) {
       },
     },
   );
-  return (request: ReserveRequest): Promise<ReserveResponse> => loader.load(request);
+  return {
+    reserve: (request: ReserveRequest): Promise<ReserveResponse> => loader.load(request),
+    counts,
+  };
 }

@@ -3,6 +3,7 @@ import type { EntityManager, EventSubscriber } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Dapr } from '../dapr/client.ts';
 import type { Logger } from '../logger.ts';
+import { runPrepared } from '../orm/prepared.ts';
 import { OutboxEvent } from './outbox.ts';
 
 /** An event as the relay claimed it from the outbox. */
@@ -179,10 +180,6 @@ function onCommitsOf(orm: MikroORM, nudge: () => void): () => void {
   return () => void nudges.delete(nudge);
 }
 
-interface Pool {
-  query(sql: string, params: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
 interface ClaimedRow {
   id: string;
   topic: string;
@@ -199,7 +196,9 @@ interface ClaimedRow {
  * round holds are skipped, never waited for. Events of one commit share `created_at`: their
  * place in the table keeps them in the order they were written.
  */
-const claimSql = `
+const claimSql = {
+  name: 'outbox.claim',
+  text: `
   with due as (
     select id, ctid as place from outbox_events
     where published_at is null and next_attempt_at <= now()
@@ -211,31 +210,36 @@ const claimSql = `
     returning outbox_events.id, topic, data, traceparent, created_at, attempts, due.place)
   select id, topic, data, traceparent, attempts,
     extract(epoch from created_at)::float8 * 1000 as created_ms
-  from claimed order by created_at, place`;
+  from claimed order by created_at, place`,
+};
 
 /**
  * The outcome of a whole batch in one statement: published, or failed and due again later. An
  * event already published (by a round that claimed it after this one's lease ran out) stays so.
  */
-const settleSql = `
+const settleSql = {
+  name: 'outbox.settle',
+  text: `
   update outbox_events as event set
     published_at = outcome.published_at, attempts = outcome.attempts,
     last_error = coalesce(outcome.last_error, event.last_error),
     next_attempt_at = coalesce(outcome.next_attempt_at, event.next_attempt_at)
   from unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::text[], $5::timestamptz[])
     as outcome (id, published_at, attempts, last_error, next_attempt_at)
-  where event.id = outcome.id and event.published_at is null`;
+  where event.id = outcome.id and event.published_at is null`,
+};
 
 /**
  * Claims a batch, publishes it and writes the outcome of each event; returns the batch size. Two
- * statements a round, in plain SQL on the ORM's pool (ADR 0014): the unit of work spent a
+ * prepared statements a round, in plain SQL on the ORM's pool (ADR 0014): the unit of work spent a
  * transaction of four round trips, hydration and change sets on it. A relay that dies mid-batch
  * leaves its events to be claimed again once the lease runs out (at least once, as before).
  */
 async function relayBatch(settings: RelaySettings): Promise<number> {
-  const pool = (await settings.orm.em.getConnection().getNativeClient()) as Pool;
-  const claimed = (await pool.query(claimSql, [settings.batchSize, settings.leaseMs]))
-    .rows as ClaimedRow[];
+  const claimed = await runPrepared<ClaimedRow>(settings.orm.em, claimSql, [
+    settings.batchSize,
+    settings.leaseMs,
+  ]);
   if (claimed.length === 0) return 0;
   const events: RelayedEvent[] = claimed.map((row) => ({
     id: row.id,
@@ -250,7 +254,7 @@ async function relayBatch(settings: RelaySettings): Promise<number> {
   const outcomes = events.map((event) =>
     failed.has(event.id) ? retryOf(settings, event, failed.get(event.id)) : published(event, now),
   );
-  await pool.query(settleSql, [
+  await runPrepared(settings.orm.em, settleSql, [
     outcomes.map((outcome) => outcome.id),
     outcomes.map((outcome) => outcome.publishedAt),
     outcomes.map((outcome) => outcome.attempts),

@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '@sidecart/dev/ports';
-import { startPostgres } from '@sidecart/dev/postgres';
+import { startScratchPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
 import { sidecarNodeOptions, sidecarScript } from '@sidecart/dev/dapr-runtime';
+import { benchChildren } from './children.ts';
 import { cpuMillis } from './products-cpu.ts';
 
 // Service invocation latency: a direct HTTP call to an app vs the same call through two dev
@@ -25,14 +24,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
 const perRound = Number(process.env.BENCH_REQUESTS ?? 500);
 const warmup = 1000;
 
-const children: ChildProcess[] = [];
-const root = mkdtempSync(path.join(tmpdir(), 'sidecart-bench-'));
-chmodSync(root, 0o755);
-const postgres = await startPostgres({
-  dataDir: path.join(root, 'pg'),
-  port: await freePort(),
-  ephemeral: true,
-});
+const { start, stopAll } = benchChildren();
+const { root, postgres } = await startScratchPostgres('sidecart-bench-');
 
 try {
   await postgres.ensureDatabase('dapr');
@@ -91,20 +84,9 @@ try {
     `  sidecar CPU per invocation (/proc, 10 ms ticks): caller ${perCall(0)} µs, callee ${perCall(1)} µs\n`,
   );
 } finally {
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => child.exitCode ?? exited(child)));
+  await stopAll();
   await postgres.stop();
   rmSync(root, { recursive: true, force: true });
-}
-
-function start(script: string, env: Record<string, string | undefined>): ChildProcess {
-  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 function get(agent: http.Agent, target: { port: number; path: string }): Promise<number> {

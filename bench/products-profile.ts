@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '@sidecart/dev/ports';
-import { startPostgres } from '@sidecart/dev/postgres';
+import { startScratchPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
 import { runLoad } from './products-load.ts';
 
@@ -20,13 +19,7 @@ const repo = path.resolve(import.meta.dirname, '..');
 const outDir = path.resolve(process.argv[3] ?? path.join(repo, '.bench', 'profiles'));
 mkdirSync(outDir, { recursive: true });
 const settings = { seconds: Number(process.env.BENCH_SECONDS ?? 10), connections: 32 };
-const root = mkdtempSync(path.join(tmpdir(), 'sidecart-profile-products-'));
-chmodSync(root, 0o755);
-const postgres = await startPostgres({
-  dataDir: path.join(root, 'pg'),
-  port: await freePort(),
-  ephemeral: true,
-});
+const { root, postgres } = await startScratchPostgres('sidecart-profile-products-');
 try {
   await postgres.ensureDatabase('products');
   const env = { ...process.env, DATABASE_URL: postgres.url('products'), LOG_LEVEL: 'warn' };

@@ -1,16 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { startIngressProcess } from '@sidecart/dev/ingress';
 
 import { prepareDaprRuntime, sidecarScript } from '@sidecart/dev/dapr-runtime';
 import { freePort } from '@sidecart/dev/ports';
-import { startPostgres } from '@sidecart/dev/postgres';
+import { startScratchPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
 import { cpuMillis, measuringCpu, treeCpuMillis, type Processes } from './products-cpu.ts';
+import { benchChildren } from './children.ts';
 import { compareInRounds, runLoad, runSql, type Compared } from './products-load.ts';
 
 // products under load, each figure a ratio to a baseline measured in the same rounds:
@@ -35,14 +35,8 @@ const repo = path.resolve(import.meta.dirname, '..');
 const productsDir = path.resolve(
   process.env.BENCH_PRODUCTS_DIR ?? path.join(repo, 'services/products'),
 );
-const children: ChildProcess[] = [];
-const root = mkdtempSync(path.join(tmpdir(), 'sidecart-bench-products-'));
-chmodSync(root, 0o755);
-const postgres = await startPostgres({
-  dataDir: path.join(root, 'pg'),
-  port: await freePort(),
-  ephemeral: true,
-});
+const { start, stopAll } = benchChildren();
+const { root, postgres } = await startScratchPostgres('sidecart-bench-products-');
 // Ctrl-C (or a SIGTERM) still stops every process and removes the data folder.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
@@ -254,20 +248,9 @@ try {
 async function cleanUp(): Promise<void> {
   await closePool();
   await stopIngress();
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => (child.exitCode === null ? exited(child) : undefined)));
+  await stopAll();
   await postgres.stop();
   rmSync(root, { recursive: true, force: true });
-}
-
-function start(script: string, env: Record<string, string | undefined>): ChildProcess {
-  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function ready(port: number, pathname: string): Promise<void> {

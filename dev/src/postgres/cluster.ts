@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,24 @@ export interface StartPostgresOptions {
   /** Where the server writes its log; by default `server.log` in the data folder. */
   logFile?: string;
   onLog?: (line: string) => void;
+}
+
+/**
+ * A throw-away cluster (tests, benchmarks) in a new folder `<tmp>/<prefix>XXXXXX`, returned as
+ * `root` for the caller's other files and for removing it all afterwards.
+ */
+export async function startScratchPostgres(
+  prefix: string,
+): Promise<{ root: string; postgres: PostgresServer }> {
+  const root = mkdtempSync(path.join(tmpdir(), prefix));
+  // mkdtemp makes it 0700; the postgres user (when we run as root) must reach the data below.
+  chmodSync(root, 0o755);
+  const postgres = await startPostgres({
+    dataDir: path.join(root, 'pg'),
+    port: await freePort(),
+    ephemeral: true,
+  });
+  return { root, postgres };
 }
 
 /** Starts (initialising on first use) an embedded PostgreSQL cluster. */

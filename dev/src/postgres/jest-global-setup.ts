@@ -1,8 +1,4 @@
-import { mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { freePort } from '../stack/ports.ts';
-import { startPostgres, type PostgresServer } from './cluster.ts';
+import { startScratchPostgres, type PostgresServer } from './cluster.ts';
 
 declare global {
   var sidecartTestPostgres: PostgresServer | undefined;
@@ -14,13 +10,7 @@ declare global {
  */
 export default async function startTestPostgres() {
   if (globalThis.sidecartTestPostgres) return;
-  const root = mkdtempSync(path.join(tmpdir(), 'sidecart-test-'));
-  chmodSync(root, 0o755);
-  const server = await startPostgres({
-    dataDir: path.join(root, 'pg'),
-    port: await freePort(),
-    ephemeral: true,
-  });
+  const { postgres: server } = await startScratchPostgres('sidecart-test-');
   globalThis.sidecartTestPostgres = server;
   // Workers inherit the environment of the jest process.
   process.env.SIDECART_TEST_DATABASE_URL = server.url('postgres');

@@ -113,3 +113,12 @@ export function seededRandom(seed: number): () => number {
     return state / 2 ** 31;
   };
 }
+
+/** Path ids no route may take for a UUID: SQL, a NUL, traversal, one character too many, emoji. */
+export const hostileIds = [
+  "1' OR '1'='1",
+  '%00',
+  '..%2F..%2F',
+  'ffffffff-ffff-ffff-ffff-fffffffffffff',
+  '💥',
+];

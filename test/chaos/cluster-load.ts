@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import jwt from 'jsonwebtoken';
 import { listProduct, request, signUp, type Reply } from '../e2e/orders-support.ts';
 import type { RunningStack } from '../e2e/stack.ts';
 
@@ -22,23 +21,6 @@ export const answered = (outcome: Outcome) => outcome.status > 0 && outcome.stat
 export interface Customer {
   id: string;
   token: string;
-}
-
-/** Access tokens signed with auth's key: customers without registrations (10 an hour per address). */
-export async function tokenMinter(stack: RunningStack, pem: string) {
-  const jwks = await request(stack, 'GET', '/api/auth/.well-known/jwks.json');
-  const kid = jwks.body.keys[0].kid as string;
-  return (roles: string[] = ['customer'], id = randomUUID()): Customer => ({
-    id,
-    token: jwt.sign({ roles }, pem, {
-      algorithm: 'RS256',
-      keyid: kid,
-      issuer: 'sidecart-auth',
-      audience: 'sidecart',
-      subject: id,
-      expiresIn: 1800,
-    }),
-  });
 }
 
 async function attempt(call: () => Promise<Reply>): Promise<Reply> {

@@ -21,10 +21,10 @@ import {
   sold,
   stockOf,
   stockUp,
-  tokenMinter,
   type Customer,
   type LoadResult,
 } from './cluster-load.ts';
+import { tokenMinter } from '../e2e/orders-support.ts';
 
 // Chaos on the k3d cluster of k3d-config.yaml (README, "On a cluster"): bounded load through
 // Traefik on localhost:8080 while pods of each service are deleted, gracefully and by force, and
@@ -112,7 +112,7 @@ async function deleteOnePodEach(mode: 'graceful' | 'force') {
 describeCluster(unreachable ? `cluster chaos (skipped: ${unreachable})` : 'cluster chaos', () => {
   beforeAll(async () => {
     expect(await allRecovered()).toBe(true);
-    mint = await tokenMinter(stack, await authSigningKey());
+    mint = await tokenMinter(stack, { pem: await authSigningKey(), expiresInSeconds: 1800 });
     products = await stockUp(stack, mint(['seller']), 4, initialStock);
   });
 

@@ -41,11 +41,16 @@ export async function request(
 }
 
 /**
- * Mints access tokens with the stack's own auth key (its data folder holds it), for load tests
- * that need hundreds of distinct customers without hundreds of registrations.
+ * Mints access tokens with auth's signing key — by default the local stack's own (its data folder
+ * holds it) — for load tests that need hundreds of distinct customers without hundreds of
+ * registrations (10 an hour per address).
  */
-export async function tokenMinter(stack: RunningStack) {
-  const pem = readFileSync(path.join(stack.dataDir, 'keys', 'auth-signing-key.pem'), 'utf8');
+export async function tokenMinter(
+  stack: RunningStack,
+  options: { pem?: string; expiresInSeconds?: number } = {},
+) {
+  const pem =
+    options.pem ?? readFileSync(path.join(stack.dataDir, 'keys', 'auth-signing-key.pem'), 'utf8');
   const jwks = await request(stack, 'GET', '/api/auth/.well-known/jwks.json');
   const kid = jwks.body.keys[0].kid as string;
   return (roles: string[] = ['customer'], id = randomUUID()) => ({
@@ -56,7 +61,7 @@ export async function tokenMinter(stack: RunningStack) {
       issuer: 'sidecart-auth',
       audience: 'sidecart',
       subject: id,
-      expiresIn: 900,
+      expiresIn: options.expiresInSeconds ?? 900,
     }),
   });
 }

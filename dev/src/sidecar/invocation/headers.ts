@@ -1,6 +1,6 @@
-import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import os from 'node:os';
+import { randomHex } from '@sidecart/chassis/trace-ids';
 
 // RFC 9110 §7.6.1 plus the ones daprd also drops (docs/dapr-behaviour.md §2.2).
 const hopByHop = new Set([
@@ -61,20 +61,6 @@ export function identityHeaders(identity: CallerIdentity) {
 export function newTraceparent(samplingRate: number): string {
   const flags = Math.random() < samplingRate ? '01' : '00';
   return `00-${randomHex(16)}-${randomHex(8)}-${flags}`;
-}
-
-// Ids are cut from a pool refilled every 256 traces: a randomBytes() call per id goes to
-// OpenSSL each time, and this runs on every invocation that arrives without a traceparent.
-const randomPool = Buffer.allocUnsafe(24 * 256);
-let randomOffset = randomPool.length;
-
-function randomHex(bytes: number): string {
-  if (randomOffset + bytes > randomPool.length) {
-    randomFillSync(randomPool);
-    randomOffset = 0;
-  }
-  randomOffset += bytes;
-  return randomPool.toString('hex', randomOffset - bytes, randomOffset);
 }
 
 /** daprd's utils.GetHostAddress: the machine's outward IPv4 address, else loopback. */

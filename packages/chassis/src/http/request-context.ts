@@ -1,6 +1,7 @@
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../logger.ts';
+import { randomHex } from '../trace-ids.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -79,18 +80,4 @@ function continueTrace(incoming: string): string {
   const traceId = isValid ? match[1] : randomHex(16);
   const flags = isValid ? match[3] : '01';
   return `00-${traceId}-${randomHex(8)}-${flags}`;
-}
-
-// Ids come from a pool of random bytes refilled 4 KiB at a time (as randomUUID does): a call into
-// the CSPRNG per request cost more than all the rest of a cached product read.
-const pool = Buffer.alloc(4096);
-let used = pool.length;
-
-function randomHex(bytes: number): string {
-  if (used + bytes > pool.length) {
-    randomFillSync(pool);
-    used = 0;
-  }
-  used += bytes;
-  return pool.toString('hex', used - bytes, used);
 }

@@ -1,25 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { serviceUnavailable } from '@sidecart/chassis';
-import { isRefusedByBreaker, type ProductsClient } from '../clients/products.client.ts';
+import { isRefusedByBreaker } from '../clients/products.client.ts';
 import type { IdempotencyRecord, StoredAnswer } from './idempotency-record.entity.ts';
 import { findRecord, requestHash, requireSameRequest } from './idempotency.ts';
 import { Order } from './order.entity.ts';
-import { insertPendingOrder, type Settlement } from './placement.queries.ts';
-import { failPendingOrder, settleNewOrder, settleOrder } from './settlement.ts';
+import { insertPendingOrder } from './placement.queries.ts';
+import { failPendingOrder, settleNewOrder, settleOrder, type NewOrderDeps } from './settlement.ts';
 
-export interface PlacementDeps {
-  em: EntityManager;
-  products: ProductsClient;
+/** What settling a new order needs (settlement.ts), and how long placing waits. */
+export interface PlacementDeps extends NewOrderDeps {
   /** When the sweeper takes over an order nobody settled. */
   sweepAfterMs: number;
   /** How long a repeat waits for the first request's answer (its products deadline and a bit). */
   waitMs: number;
-  /** Tells the outbox relay about an event written outside the unit of work. */
-  nudgeRelay?: () => void;
-  /** The outcomes of new orders, written together per tick (`untouchedSettlements`). */
-  settleUntouched: (settlement: Settlement) => Promise<boolean>;
-  traceparent?: string;
 }
 
 export interface PlaceOrderRequest {

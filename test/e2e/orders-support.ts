@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
-import type { RunningStack } from './stack.ts';
+import { e2eSidecar, type RunningStack } from './stack.ts';
 
 // What the orders system tests share: calls through the ingress, tokens, and the databases.
 
@@ -120,8 +120,9 @@ export async function database(stack: RunningStack, name: string) {
 
 /**
  * Fills the customer's cart (first cart: If-None-Match *) and checks it out under an
- * Idempotency-Key, as a well-behaved client does: a 503 ("not known yet", ADR 0009) is retried
- * with the same key after its Retry-After, so the answer that counts is the order's final one.
+ * Idempotency-Key, as a well-behaved client does: a 503 (the stack is overloaded, or the answer is
+ * "not known yet", ADR 0009) is retried after its Retry-After — the checkout with the same key —
+ * so the answer that counts is the order's final one.
  */
 export async function checkOut(
   stack: RunningStack,
@@ -129,21 +130,58 @@ export async function checkOut(
   items: { productId: string; quantity: number }[],
   key: string = randomUUID(),
 ): Promise<Reply & { attempts: number }> {
-  const cart = await request(stack, 'PUT', '/api/cart', {
-    token,
-    body: { items },
-    headers: { 'if-none-match': '*' },
-  });
-  if (cart.status !== 200) throw new Error(`cart: ${cart.status} ${JSON.stringify(cart.body)}`);
-  for (let attempts = 1; ; attempts++) {
-    const reply = await request(stack, 'POST', '/api/cart/checkout', {
+  await putFirstCart(stack, token, items);
+  return retryUnavailable(() =>
+    request(stack, 'POST', '/api/cart/checkout', { token, headers: { 'idempotency-key': key } }),
+  );
+}
+
+/**
+ * Creates the customer's first cart. After a 503 the write may have landed all the same, so a
+ * repeat that finds a cart (412) reads it back: holding these items, it is this client's.
+ */
+async function putFirstCart(
+  stack: RunningStack,
+  token: string,
+  items: { productId: string; quantity: number }[],
+) {
+  let answered503 = false;
+  const cart = await retryUnavailable(async () => {
+    const reply = await request(stack, 'PUT', '/api/cart', {
       token,
-      headers: { 'idempotency-key': key },
+      body: { items },
+      headers: { 'if-none-match': '*' },
     });
-    if (reply.status !== 503 || attempts === maxCheckoutAttempts) return { ...reply, attempts };
+    answered503 ||= reply.status === 503;
+    return reply;
+  });
+  if (cart.status === 200) return;
+  if (cart.status === 412 && answered503) {
+    const stored = await request(stack, 'GET', '/api/cart', { token });
+    const held = (stored.body?.items ?? []).map(({ productId, quantity }: CartItem) => ({
+      productId,
+      quantity,
+    }));
+    if (stored.status === 200 && JSON.stringify(held) === JSON.stringify(items)) return;
+  }
+  throw new Error(`cart (${e2eSidecar} lane): ${cart.status} ${JSON.stringify(cart.body)}`);
+}
+
+interface CartItem {
+  productId: string;
+  quantity: number;
+}
+
+/** Sends until the answer is not a 503 (waiting its Retry-After, at most 5 s), or 10 times. */
+export async function retryUnavailable(
+  send: () => Promise<Reply>,
+): Promise<Reply & { attempts: number }> {
+  for (let attempts = 1; ; attempts++) {
+    const reply = await send();
+    if (reply.status !== 503 || attempts === maxAttempts) return { ...reply, attempts };
     const retryAfter = Number(reply.headers.get('retry-after') ?? 1);
     await setTimeout(Math.min(retryAfter, 5) * 1000);
   }
 }
 
-const maxCheckoutAttempts = 10;
+const maxAttempts = 10;

@@ -118,6 +118,11 @@ export async function database(stack: RunningStack, name: string) {
   return client;
 }
 
+interface CartItem {
+  productId: string;
+  quantity: number;
+}
+
 /**
  * Fills the customer's cart (first cart: If-None-Match *) and checks it out under an
  * Idempotency-Key, as a well-behaved client does: a 503 (the stack is overloaded, or the answer is
@@ -127,7 +132,7 @@ export async function database(stack: RunningStack, name: string) {
 export async function checkOut(
   stack: RunningStack,
   token: string,
-  items: { productId: string; quantity: number }[],
+  items: CartItem[],
   key: string = randomUUID(),
 ): Promise<Reply & { attempts: number }> {
   await putFirstCart(stack, token, items);
@@ -140,11 +145,7 @@ export async function checkOut(
  * Creates the customer's first cart. After a 503 the write may have landed all the same, so a
  * repeat that finds a cart (412) reads it back: holding these items, it is this client's.
  */
-async function putFirstCart(
-  stack: RunningStack,
-  token: string,
-  items: { productId: string; quantity: number }[],
-) {
+async function putFirstCart(stack: RunningStack, token: string, items: CartItem[]) {
   let answered503 = false;
   const cart = await retryUnavailable(async () => {
     const reply = await request(stack, 'PUT', '/api/cart', {
@@ -165,11 +166,6 @@ async function putFirstCart(
     if (stored.status === 200 && JSON.stringify(held) === JSON.stringify(items)) return;
   }
   throw new Error(`cart (${e2eSidecar} lane): ${cart.status} ${JSON.stringify(cart.body)}`);
-}
-
-interface CartItem {
-  productId: string;
-  quantity: number;
 }
 
 /** Sends until the answer is not a 503 (waiting its Retry-After, at most 5 s), or 10 times. */

@@ -1,7 +1,12 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ormRequestContext, type MikroORM } from '@sidecart/chassis';
-import { lookupRequest, reserveBatchRequest, reserveRequest } from '@sidecart/contracts';
+import {
+  lookupRequest,
+  reserveBatchRequest,
+  reserveRequest,
+  type ReserveRequest,
+} from '@sidecart/contracts';
 import { z } from 'zod';
 import { lookupProducts } from '../products/products.queries.ts';
 import type { ProductCache } from '../products/product-cache.ts';
@@ -30,24 +35,22 @@ export function internalRoutes({
   const router = new Router({ prefix: '/internal' });
   router.use(requireInternalCaller(appApiToken, callerAppId));
   const withOrm = ormRequestContext(orm);
-
-  // One statement on the ORM's pool: no request context (identity map) to build.
-  router.post('/reservations', async (ctx) => {
-    const answer = await reserveStock(em(), reserveRequest.parse(ctx.request.body));
+  /** One statement on the ORM's pool (no request context to build); a taken unit is a change. */
+  const reserve = async (request: ReserveRequest) => {
+    const answer = await reserveStock(em(), request);
     if (answer.status === 'reserved') answer.lines.forEach((line) => cache.changed(line.productId));
-    ctx.body = answer;
+    return answer;
+  };
+
+  router.post('/reservations', async (ctx) => {
+    ctx.body = await reserve(reserveRequest.parse(ctx.request.body));
   });
 
   // Orders sends the reservations that queued while its earlier calls were out as one call:
   // each is still its own statement, decided as above, so a batch changes no outcome.
   router.post('/reservations/batch', async (ctx) => {
     const { reservations } = reserveBatchRequest.parse(ctx.request.body);
-    const results = await Promise.all(reservations.map((request) => reserveStock(em(), request)));
-    for (const answer of results) {
-      if (answer.status === 'reserved')
-        answer.lines.forEach((line) => cache.changed(line.productId));
-    }
-    ctx.body = { results };
+    ctx.body = { results: await Promise.all(reservations.map(reserve)) };
   });
 
   router.post('/reservations/:orderId/release', withOrm, async (ctx) => {

@@ -15,6 +15,19 @@ export function breakOne(
   return copy;
 }
 
+/** `breakOne` on a Deployment's pod annotation: `key` set to `value`, or removed (undefined). */
+export const breakAnnotation = (
+  objects: K8sObject[],
+  deployment: string,
+  key: string,
+  value: unknown,
+): K8sObject[] =>
+  breakOne(objects, 'Deployment', deployment, (d) => {
+    const annotations = d.spec.template.metadata.annotations;
+    if (value === undefined) delete annotations[key];
+    else annotations[key] = value;
+  });
+
 /** The app container's spec inside a Deployment. */
 export const app = (deployment: Record<string, any>) => deployment.spec.template.spec.containers[0];
 

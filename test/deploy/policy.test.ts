@@ -1,4 +1,4 @@
-import { app, breakOne, describeRules, type BrokenCase } from './mutate.ts';
+import { app, breakAnnotation, breakOne, describeRules, type BrokenCase } from './mutate.ts';
 import { policyRules } from './policy-rules.ts';
 import { renderOverlay } from './render.ts';
 
@@ -155,57 +155,27 @@ const cases: BrokenCase[] = [
   ],
   [
     'Dapr annotations',
-    () =>
-      breakOne(
-        objects,
-        'Deployment',
-        'auth',
-        (d) => (d.spec.template.metadata.annotations['dapr.io/app_id'] = 'auth'),
-      ),
+    () => breakAnnotation(objects, 'auth', 'dapr.io/app_id', 'auth'),
     'Deployment/auth: unknown annotation dapr.io/app_id',
   ],
   [
     'Dapr annotations',
-    () =>
-      breakOne(
-        objects,
-        'Deployment',
-        'orders',
-        (d) => delete d.spec.template.metadata.annotations['dapr.io/config'],
-      ),
+    () => breakAnnotation(objects, 'orders', 'dapr.io/config', undefined),
     'Deployment/orders: missing dapr.io/config',
   ],
   [
     'Dapr annotations',
-    () =>
-      breakOne(
-        objects,
-        'Deployment',
-        'products',
-        (d) => (d.spec.template.metadata.annotations['dapr.io/log-as-json'] = true),
-      ),
+    () => breakAnnotation(objects, 'products', 'dapr.io/log-as-json', true),
     'Deployment/products: dapr.io/log-as-json is not a string',
   ],
   [
     'dapr.io/app-port',
-    () =>
-      breakOne(
-        objects,
-        'Deployment',
-        'products',
-        (d) => (d.spec.template.metadata.annotations['dapr.io/app-port'] = '8080'),
-      ),
+    () => breakAnnotation(objects, 'products', 'dapr.io/app-port', '8080'),
     'Deployment/products: dapr.io/app-port is no container port',
   ],
   [
     'dapr.io/app-port',
-    () =>
-      breakOne(
-        objects,
-        'Deployment',
-        'products',
-        (d) => (d.spec.template.metadata.annotations['dapr.io/app-id'] = 'orders'),
-      ),
+    () => breakAnnotation(objects, 'products', 'dapr.io/app-id', 'orders'),
     'app id orders is used twice',
   ],
   [

@@ -1,4 +1,4 @@
-import { breakOne, describeRules, type BrokenCase } from './mutate.ts';
+import { breakAnnotation, breakOne, describeRules, type BrokenCase } from './mutate.ts';
 import { referenceRules } from './reference-rules.ts';
 import { renderOverlay } from './render.ts';
 
@@ -97,13 +97,7 @@ const cases: BrokenCase[] = [
   ],
   [
     'every secret reference',
-    () =>
-      breakOne(
-        objects,
-        'Deployment',
-        'auth',
-        (d) => (d.spec.template.metadata.annotations['dapr.io/api-token-secret'] = 'dapr-token'),
-      ),
+    () => breakAnnotation(objects, 'auth', 'dapr.io/api-token-secret', 'dapr-token'),
     'Deployment/auth dapr.io/api-token-secret: no Secret dapr-token',
   ],
   [
@@ -142,13 +136,7 @@ const cases: BrokenCase[] = [
   ],
   [
     'dapr.io/config',
-    () =>
-      breakOne(
-        objects,
-        'Deployment',
-        'products',
-        (d) => (d.spec.template.metadata.annotations['dapr.io/config'] = 'app-config'),
-      ),
+    () => breakAnnotation(objects, 'products', 'dapr.io/config', 'app-config'),
     'Deployment/products: no Configuration app-config',
   ],
   [

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { app, breakOne } from './mutate.ts';
+import { app, breakAnnotation, breakOne } from './mutate.ts';
 import { type K8sObject, overlays, renderOverlay } from './render.ts';
 import { schemaViolations } from './schemas.ts';
 
@@ -22,13 +22,7 @@ describe('schemas of the rendered objects', () => {
       ],
       [
         'an unquoted Dapr annotation',
-        () =>
-          breakOne(
-            objects,
-            'Deployment',
-            'orders',
-            (d) => (d.spec.template.metadata.annotations['dapr.io/app-port'] = 3000),
-          ),
+        () => breakAnnotation(objects, 'orders', 'dapr.io/app-port', 3000),
         /^Deployment\/orders: .*annotations.* must be string/,
       ],
       [

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { app, breakOne } from './mutate.ts';
+import { app, breakAnnotation, breakOne } from './mutate.ts';
 import { type K8sObject, overlays, renderOverlay, repoRoot } from './render.ts';
 import { closeAllowanceSeconds, type Timing, timingOf, timingViolations } from './timing.ts';
 
@@ -78,12 +78,7 @@ describe('shutdown and delivery timing', () => {
     });
 
     test('daprd giving up before the app has drained', () => {
-      const broken = breakOne(
-        objects,
-        'Deployment',
-        'orders',
-        (d) => (d.spec.template.metadata.annotations['dapr.io/block-shutdown-duration'] = '10s'),
-      );
+      const broken = breakAnnotation(objects, 'orders', 'dapr.io/block-shutdown-duration', '10s');
 
       expect(violations(broken, 'orders')).toEqual([
         'daprd blocks 10 s < app done at 20 s: the draining app loses its sidecar',

@@ -5,6 +5,7 @@ import {
   dockerfileRules,
   type DockerfileInput,
 } from './dockerfile.checks.ts';
+import { replacedIn } from './mutate.ts';
 
 // Each rule holds for the three Dockerfiles, and each is shown to fail on a copy broken on purpose.
 
@@ -12,9 +13,7 @@ const orders = () => dockerfileInputs().find((input) => input.service === 'order
 
 /** The orders Dockerfile with one text replaced; the replacement must change something. */
 function replaced(from: string | RegExp, to: string, input = orders()): DockerfileInput {
-  const text = input.text.replace(from, to);
-  if (text === input.text) throw new Error(`${String(from)} is not in the Dockerfile`);
-  return { ...input, text };
+  return { ...input, text: replacedIn(input.text, from, to, 'the Dockerfile') };
 }
 
 const broken: [rule: string, input: () => DockerfileInput][] = [

@@ -15,6 +15,16 @@ export function breakOne(
   return copy;
 }
 
+/**
+ * `text` with `from` replaced by `to`, for a fixture broken by editing a file's text; throws when
+ * nothing changed (`where` names the file), so a fixture cannot silently stop breaking anything.
+ */
+export function replacedIn(text: string, from: string | RegExp, to: string, where: string): string {
+  const changed = text.replace(from, to);
+  if (changed === text) throw new Error(`${String(from)} is not in ${where}`);
+  return changed;
+}
+
 /** `breakOne` on a Deployment's pod annotation: `key` set to `value`, or removed (undefined). */
 export const breakAnnotation = (
   objects: K8sObject[],

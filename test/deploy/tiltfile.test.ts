@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { replacedIn } from './mutate.ts';
 import { renderOverlay } from './render.ts';
 import {
   checkTiltfile,
@@ -17,12 +18,8 @@ if (missing) console.warn(`Tiltfile checks skipped: ${missing}`);
 const describeWithPython = missing ? describe.skip : describe;
 
 /** The Tiltfile with one text replaced; the replacement must change something. */
-function replaced(from: string | RegExp, to: string): string {
-  const text = readTiltfile();
-  const changed = text.replace(from, to);
-  if (changed === text) throw new Error(`${String(from)} is not in the Tiltfile`);
-  return changed;
-}
+const replaced = (from: string | RegExp, to: string) =>
+  replacedIn(readTiltfile(), from, to, 'the Tiltfile');
 
 const broken: [rule: string, text: () => string][] = [
   ['starlark', () => replaced("CONTEXT = 'k3d-sidecart'", 'CONTEXT = f\'k3d-{"sidecart"}\'')],

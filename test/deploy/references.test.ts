@@ -7,6 +7,8 @@ const route = (r: Record<string, any>, match: RegExp) =>
 
 // The fixtures break the k3d overlay, rendered once when the file is collected.
 const objects = renderOverlay('k3d');
+const breakRoutes = (change: (ingressRoute: Record<string, any>) => void) =>
+  breakOne(objects, 'IngressRoute', 'sidecart', change);
 
 const cases: BrokenCase[] = [
   [
@@ -27,22 +29,13 @@ const cases: BrokenCase[] = [
   ],
   [
     'the ingress routes',
-    () =>
-      breakOne(
-        objects,
-        'IngressRoute',
-        'sidecart',
-        (r) => (route(r, /cart.*Method/).services[0].name = 'cart'),
-      ),
+    () => breakRoutes((r) => (route(r, /cart.*Method/).services[0].name = 'cart')),
     'route (Path(`/api/cart`) || PathPrefix(`/api/cart/`)) && (Method(`GET`) || Method(`HEAD`) || Method(`OPTIONS`) || Method(`PUT`) || Method(`DELETE`)): no Service cart with port http',
   ],
   [
     'the ingress routes',
     () =>
-      breakOne(
-        objects,
-        'IngressRoute',
-        'sidecart',
+      breakRoutes(
         (r) =>
           (r.spec.routes = r.spec.routes.filter(
             (x: { match: string }) => !x.match.includes('/api/cart'),
@@ -53,10 +46,7 @@ const cases: BrokenCase[] = [
   [
     'the ingress routes',
     () =>
-      breakOne(
-        objects,
-        'IngressRoute',
-        'sidecart',
+      breakRoutes(
         (r) =>
           (route(r, /products\/`\)\)$/).match = '(Path(`/healthz`) || PathPrefix(`/healthz/`))'),
       ),
@@ -65,23 +55,12 @@ const cases: BrokenCase[] = [
   [
     'the ingress routes',
     () =>
-      breakOne(
-        objects,
-        'IngressRoute',
-        'sidecart',
-        (r) => (route(r, /auth\/`\)\)$/).middlewares = [{ name: 'retry-idempotent' }]),
-      ),
+      breakRoutes((r) => (route(r, /auth\/`\)\)$/).middlewares = [{ name: 'retry-idempotent' }])),
     'route (Path(`/api/auth`) || PathPrefix(`/api/auth/`)): retries a non-idempotent method',
   ],
   [
     'the ingress routes',
-    () =>
-      breakOne(
-        objects,
-        'IngressRoute',
-        'sidecart',
-        (r) => (route(r, /auth.*Method/).middlewares[0].name = 'retry'),
-      ),
+    () => breakRoutes((r) => (route(r, /auth.*Method/).middlewares[0].name = 'retry')),
     'route (Path(`/api/auth`) || PathPrefix(`/api/auth/`)) && (Method(`GET`) || Method(`HEAD`) || Method(`OPTIONS`) || Method(`PUT`) || Method(`DELETE`)): no Middleware retry',
   ],
   [

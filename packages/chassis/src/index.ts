@@ -19,7 +19,7 @@ export {
   type RateLimits,
   type RateLimitsOptions,
 } from './http/rate-limit.ts';
-export { rateLimitMigration } from './http/rate-limit.migration.ts';
+export { rateLimitMigrations } from './http/rate-limit.migration.ts';
 export {
   createOrm,
   databaseCheck,

@@ -4,7 +4,7 @@ import { Migration } from '@mikro-orm/migrations';
 import { defineEntity, p } from '@mikro-orm/core';
 import { unauthorized } from '../src/errors.ts';
 import { byClientAddress, createRateLimits, type RateLimitRule } from '../src/http/rate-limit.ts';
-import { rateLimitMigration } from '../src/http/rate-limit.migration.ts';
+import { rateLimitMigrations } from '../src/http/rate-limit.migration.ts';
 import { createOrm, migrate, type MikroORM } from '../src/orm/orm.ts';
 import { createTestDatabase, silentLogger } from '../src/testing/index.ts';
 import { call, startApp, type AppUnderTest } from './support.ts';
@@ -36,7 +36,7 @@ async function startReplica(rules: RateLimitRule[]): Promise<AppUnderTest> {
   const orm = await createOrm({
     databaseUrl,
     entities: [Placeholder],
-    migrations: [Migration20260101000000Placeholder, rateLimitMigration],
+    migrations: [Migration20260101000000Placeholder, ...rateLimitMigrations],
     logger: silentLogger(),
   });
   orms.push(orm);
@@ -87,6 +87,16 @@ describe('createRateLimits', () => {
     expect(refused.headers.get('ratelimit-policy')).toBe('"shared-count";q=5;w=60');
     expect(refused.headers.get('ratelimit')).toBe(`"shared-count";r=0;t=${retryAfter}`);
     expect(otherClient.status).toBe(200);
+  });
+
+  test('counters live in an unlogged table: counting a request waits for no WAL flush', async () => {
+    await startReplica([rule()]);
+    const rows = await orms[0]!.em
+      .getConnection()
+      .execute<{ relpersistence: string }[]>(
+        `select relpersistence from pg_class where relname = 'rate_limits'`,
+      );
+    expect(rows).toEqual([{ relpersistence: 'u' }]);
   });
 
   test('admitted answers carry the policy and the remaining quota', async () => {

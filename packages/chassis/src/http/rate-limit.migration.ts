@@ -18,5 +18,22 @@ class Migration20261201000000RateLimits extends Migration {
   }
 }
 
-/** The migration creating the `rate_limits` table createRateLimits counts in: add it to a service's list. */
-export const rateLimitMigration = Migration20261201000000RateLimits;
+// Counters are not worth a WAL record and a disk flush per request: an unlogged table's commits
+// wait for no flush (the checkout's limit point was one of its three synchronous commits). A
+// crash empties it, which forgives every client once; a standby has no copy, so after a failover
+// counting starts again. A migration of its own, for databases made before it.
+class Migration20261201000001RateLimitsUnlogged extends Migration {
+  override up(): void {
+    this.addSql(`alter table "${rateLimitTable}" set unlogged;`);
+  }
+
+  override down(): void {
+    this.addSql(`alter table "${rateLimitTable}" set logged;`);
+  }
+}
+
+/** The migrations of the `rate_limits` table createRateLimits counts in: add them to a service's list. */
+export const rateLimitMigrations = [
+  Migration20261201000000RateLimits,
+  Migration20261201000001RateLimitsUnlogged,
+];

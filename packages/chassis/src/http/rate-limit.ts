@@ -41,7 +41,7 @@ interface Counter {
 
 /**
  * Rate limits shared by every replica of a service (rate-limiter-flexible, counters in the
- * service's own database: add `rateLimitMigration` to its migrations).
+ * service's own database: add `rateLimitMigrations` to its migrations).
  */
 export function createRateLimits(orm: MikroORM, options: RateLimitsOptions = {}): RateLimits {
   return {

@@ -203,6 +203,33 @@ describe('PATCH /api/products/:id', () => {
       await replica.close();
     }
   });
+  test('a stock adjustment on one replica is served by the other within a second', async () => {
+    const replica = await startProducts({ databaseUrl: products.databaseUrl });
+    try {
+      const product = await createProduct(products.url, seller, { stock: 10 });
+      await call(replica.url, 'GET', `/api/products/${product.id}`); // cached there now
+
+      const adjusted = await call(
+        products.url,
+        'POST',
+        `/api/products/${product.id}/stock-adjustments`,
+        { token: seller.token, body: { delta: -3, reason: 'damaged in the warehouse' } },
+      );
+
+      expect(adjusted.status).toBe(200);
+      const seen = await eventually(
+        'the other replica to serve the new stock',
+        async () => {
+          const response = await call(replica.url, 'GET', `/api/products/${product.id}`);
+          return response.body.stock === 7 && response;
+        },
+        1000,
+      );
+      expect([seen.body.version, seen.headers.get('etag')]).toEqual([2, '"2"']);
+    } finally {
+      await replica.close();
+    }
+  });
 });
 
 describe('PUT and DELETE /api/products/:id', () => {

@@ -40,6 +40,7 @@ async function cacheWithClock() {
     maxEntries: 100,
     logger: silentLogger(),
     maxStaleMs: 250,
+    refreshAfterMs: 500,
     now: () => clock.now,
   });
   await eventually('the cache to listen', () => cache.stats().isLive, 5000);
@@ -142,6 +143,62 @@ describe('the product read cache', () => {
       expect(load.mock.calls.length).toBeLessThanOrEqual(1 + 1000 / 125);
     } finally {
       await cache.close();
+    }
+  });
+
+  test('an entry older than the refresh window counts as changed: served while one reload replaces it', async () => {
+    const { cache, clock } = await cacheWithClock();
+    try {
+      const id = randomUUID();
+      await cache.read(id, async () => productNamed('stock 5', 1));
+      const reload = gatedLoad(productNamed('stock 4', 2));
+
+      clock.now = 499;
+      const young = await cache.read(id, never);
+      clock.now = 500;
+      const old = await Promise.all(Array.from({ length: 10 }, () => cache.read(id, reload.load)));
+      reload.open();
+      await eventually(
+        'the reload to be stored',
+        async () => (await cache.read(id, never))?.version === 2,
+        1000,
+      );
+
+      expect([young?.version, ...old.map((product) => product?.version)]).toEqual(
+        Array(11).fill(1),
+      );
+      expect(reload.load).toHaveBeenCalledTimes(1);
+      // Reads until the reload is stored are stale hits too.
+      expect(cache.stats()).toMatchObject({ hits: 2, misses: 1 });
+      expect(cache.stats().staleHits).toBeGreaterThanOrEqual(10);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  test('stock moves are not announced on the change feed; catalog changes and deletes are', async () => {
+    const moved = await createProduct(products.url, seller);
+    const edited = await createProduct(products.url, seller);
+    const deleted = await createProduct(products.url, seller);
+    const listener = new pg.Client({ connectionString: products.databaseUrl });
+    const heard: string[] = [];
+    listener.on('notification', (message) => heard.push(message.payload!));
+    await listener.connect();
+    try {
+      await listener.query('listen products_changed');
+      const db = new pg.Client({ connectionString: products.databaseUrl });
+      await db.connect();
+      const bump = 'version = version + 1, updated_at = now()';
+      await db.query(`update products set stock = stock - 1, ${bump} where id = $1`, [moved.id]);
+      await db.query(`update products set price_cents = 1, ${bump} where id = $1`, [edited.id]);
+      await db.query('delete from products where id = $1', [deleted.id]);
+      await db.end();
+
+      // Notifications arrive in commit order: once the last is here, any earlier one is too.
+      await eventually('the delete to be announced', () => heard.includes(deleted.id), 5000);
+      expect(heard).toEqual([edited.id, deleted.id]);
+    } finally {
+      await listener.end();
     }
   });
 

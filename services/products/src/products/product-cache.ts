@@ -33,6 +33,8 @@ export const productChangesChannel = 'products_changed';
 
 interface Entry {
   product: CachedProduct;
+  /** When the load that brought it began: it shows the product as of then, or later. */
+  loadedAt: number;
   /** When the first change it does not show was seen; unset while it is current. */
   changedAt?: number;
   /** When a reader last started a reload of it because it had changed. */
@@ -41,11 +43,14 @@ interface Entry {
 
 /**
  * An in-process cache of product reads, kept true across replicas by PostgreSQL LISTEN/NOTIFY:
- * a trigger notifies `products_changed` with the id when a product row changes, on commit, and
- * every replica marks that entry changed (ADR 0011). A changed entry is still served for at most
+ * a trigger notifies `products_changed` with the id when a product's catalog facts change, on
+ * commit, and every replica marks that entry changed (ADR 0011). Stock moves are not announced
+ * (a flash sale would notify every replica of every reservation): an entry loaded more than
+ * `refreshAfterMs` ago counts as changed. A changed entry is still served for at most
  * `maxStaleMs` after the change, while one reload replaces it: a product reserved a thousand
- * times a second is then read from PostgreSQL a few times a second, not once per read, and every
- * change is visible within `maxStaleMs` plus a query. While the listening connection is down
+ * times a second is then read from PostgreSQL a few times a second, not once per read; a catalog
+ * change is visible within `maxStaleMs` plus a query, a stock move within `refreshAfterMs` plus a
+ * query. While the listening connection is down
  * nothing is served from or stored in memory, and on reconnect everything is dropped
  * (notifications may have been missed). A load that raced a change — loaded before the change
  * committed, returned after its notification — is stored as changed since the load began: each
@@ -58,9 +63,11 @@ export function startProductCache(options: {
   retryDelayMs?: number;
   /** How long a changed entry may still be served while it is reloaded (the ADR allows 1 s). */
   maxStaleMs?: number;
+  /** After how long an entry counts as changed, for the stock moves nobody announces. */
+  refreshAfterMs?: number;
   now?: () => number;
 }): ProductCache {
-  const { logger, maxEntries, maxStaleMs = 250, now = Date.now } = options;
+  const { logger, maxEntries, maxStaleMs = 250, refreshAfterMs = 500, now = Date.now } = options;
   const entries = new LRUCache<string, Entry>({ max: Math.max(maxEntries, 1) });
   let sequence = 0;
   /** Sequence of the last change of each recently changed product. */
@@ -110,11 +117,22 @@ export function startProductCache(options: {
       const isNewer = !stored || (loaded !== undefined && stored.product.version <= loaded.version);
       if (!loaded) entries.delete(id);
       else if (isUnchangedSince(id, startedAt)) {
-        if (isNewer) entries.set(id, { product: loaded, reloadedAt: stored?.reloadedAt });
+        if (isNewer) {
+          entries.set(id, {
+            product: loaded,
+            loadedAt: startedTime,
+            reloadedAt: stored?.reloadedAt,
+          });
+        }
       } else if (stored?.changedAt !== undefined && isNewer) {
         // A load that raced a change still replaces a changed entry, as changed when it began.
         // It never replaces a current entry, nor stores after a `forget` (read-your-writes).
-        entries.set(id, { product: loaded, changedAt: startedTime, reloadedAt: stored.reloadedAt });
+        entries.set(id, {
+          product: loaded,
+          loadedAt: startedTime,
+          changedAt: startedTime,
+          reloadedAt: stored.reloadedAt,
+        });
       }
       return loaded;
     });
@@ -163,6 +181,9 @@ export function startProductCache(options: {
         return load(id);
       }
       const entry = entries.get(id);
+      if (entry && entry.changedAt === undefined && now() - entry.loadedAt >= refreshAfterMs) {
+        entry.changedAt = now(); // its stock may have moved meanwhile
+      }
       if (entry && entry.changedAt === undefined) {
         counts.hits += 1;
         return entry.product;

@@ -8,6 +8,9 @@ export type ProductStatus = (typeof productStatuses)[number];
 export const maxStock = 1_000_000_000;
 export const maxPriceCents = 1_000_000_000;
 
+/** The read caches' change feed: the product's id on `products_changed` (product-cache.ts). */
+const notifyChange = `perform pg_notify('products_changed', old.id::text); return null;`;
+
 export const ProductSchema = defineEntity({
   name: 'Product',
   tableName: 'products',
@@ -23,15 +26,25 @@ export const ProductSchema = defineEntity({
       expression: `price_cents >= 0 and price_cents <= ${maxPriceCents}`,
     },
   ],
-  // Every replica's read cache drops a product when its row changes, whoever changed it (the ORM,
-  // a stock statement, psql): PostgreSQL delivers the notification when the change commits.
+  // Every replica's read cache marks a product changed when its catalog facts change or it goes,
+  // whoever changed it (the ORM, psql): PostgreSQL delivers the notification when the change
+  // commits. Stock moves (reservations, releases, adjustments: nothing else changes) are not
+  // announced; the caches refresh stock on their own within their refresh window (ADR 0011).
   triggers: [
     {
       name: 'products_notify_change',
       timing: 'after',
-      events: ['update', 'delete'],
+      events: ['update'],
       forEach: 'row',
-      body: `perform pg_notify('products_changed', old.id::text); return null;`,
+      when: '(old.stock = new.stock)', // as PostgreSQL prints it back (stock is never null)
+      body: notifyChange,
+    },
+    {
+      name: 'products_notify_delete',
+      timing: 'after',
+      events: ['delete'],
+      forEach: 'row',
+      body: notifyChange,
     },
   ],
   properties: {

@@ -7,19 +7,23 @@ import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { freePort } from '@sidecart/dev/ports';
 import { waitUntil } from '@sidecart/dev/processes';
+import { runLoad, type Load } from './load.ts';
 
 // Checkout — POST /api/orders with one line and a fresh Idempotency-Key — through the ingress of
 // a whole local stack (auth, products, orders; 2 replicas each beside their dev sidecars) against
 // its baseline in the same run: the raw SQL of one order — insert the order and its line, the
 // conditional stock decrement, the outbox row, one transaction — done directly with `pg` on the
 // same PostgreSQL, at the same concurrency. Two shapes: orders spread over 100 products, and every
-// order on one hot product. Also the cost: CPU time of every process of the stack (supervisor and
+// order on one hot product; each at a few concurrencies (a quiet shop's and a busy one's), because
+// the stack batches what arrives together and the raw SQL has nothing to batch. The stack is warmed
+// up first (its JIT, pools, caches and verified tokens), so the windows measure its steady state. Also the cost: CPU time of every process of the stack (supervisor and
 // ingress, apps, sidecars, PostgreSQL; from /proc) per confirmed checkout, read at the edges of
 // the measured window. Everything else — the seller, the products, the customers' tokens — is made
 // before any window opens. Goals: checkout orders/s ≥ 0.25 × raw SQL; ≤ 5 ms CPU per checkout.
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? '16,64').split(',').map(Number);
+const warmUpSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const clockTicks = 100; // USER_HZ on Linux
 
@@ -52,45 +56,57 @@ try {
     Array.from({ length: 100 }, () => listProduct(base, seller, 1_000_000)),
   );
   const hot = [await listProduct(base, seller, 1_000_000)];
-  const baseline = await prepareBaseline(pgUrl('postgres'));
+  const baseline = await prepareBaseline(pgUrl('postgres'), Math.max(...concurrencies));
   const customer = await customers(base);
 
+  const checkouts = (products: readonly string[], connections: number, forSeconds: number) =>
+    runLoad(
+      `${base}/api/orders`,
+      { connections, seconds: forSeconds },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        freshHeaders: () => ({
+          authorization: `Bearer ${customer()}`,
+          'idempotency-key': randomUUID(),
+        }),
+        body: () =>
+          JSON.stringify({ items: [{ productId: products[pick(products.length)], quantity: 1 }] }),
+      },
+    ).then(confirmedOnly);
+  await checkouts([...spread, ...hot], Math.max(...concurrencies), warmUpSeconds);
   console.log(
-    `\ncheckout vs the raw SQL of one order, ${concurrency} at a time, ${seconds} s each\n`,
+    `\ncheckout vs the raw SQL of one order, ${seconds} s each, after ${warmUpSeconds} s of checkouts\n`,
   );
   console.log(
-    `  ${'shape'.padEnd(56)}${'orders/s'.padStart(10)}${'p50'.padStart(10)}${'p99'.padStart(10)}`,
+    `  ${'shape'.padEnd(72)}${'orders/s'.padStart(10)}${'p50'.padStart(10)}${'p99'.padStart(10)}`,
   );
-  for (const [shape, products] of [
+  const shapes = [
     ['spread over 100 products', spread],
     ['one hot product', hot],
-  ] as const) {
-    const raw = await measure(() => baseline.placeOrder(pick(products.length)));
-    let cpuBefore = new Map<string, number>();
-    let cpuAfter = new Map<string, number>();
-    const checkout = await measure(
-      () => checkOut(base, customer(), products[pick(products.length)]!),
-      {
-        opened: () => (cpuBefore = stackCpu(stack)),
-        closed: () => (cpuAfter = stackCpu(stack)),
-      },
-    );
-    const cpuMs = total(cpuAfter) - total(cpuBefore);
+  ] as const;
+  for (const [concurrency, [name, products]] of concurrencies.flatMap((concurrency) =>
+    shapes.map((shape) => [concurrency, shape] as const),
+  )) {
+    const shape = `${name}, ${concurrency} at a time`;
+    const raw = await rawOrders(() => baseline.placeOrder(pick(products.length)), concurrency);
+    await baseline.tidy();
+    await checkouts(products, concurrency, 2);
+    const cpuBefore = stackCpu(stack);
+    const checkout = await checkouts(products, concurrency, seconds);
+    const cpuAfter = stackCpu(stack);
+    const confirmed = checkout.statuses['201']!;
     row(`raw SQL (pg), ${shape}`, raw);
     row(`checkout through the ingress, ${shape}`, checkout);
-    if (checkout.confirmed !== checkout.count) {
-      throw new Error(`only ${checkout.confirmed} of ${checkout.count} checkouts were confirmed`);
-    }
     const ratio = checkout.perSecond / raw.perSecond;
-    const cpuPer = cpuMs / checkout.confirmed;
+    const cpuPer = (total(cpuAfter) - total(cpuBefore)) / confirmed;
     console.log(
       `  → throughput ×${ratio.toFixed(3)} of raw SQL (goal ≥ 0.25: ${ratio >= 0.25 ? 'met' : 'MISSED'}),` +
-        ` p99 ×${(checkout.p99 / raw.p99).toFixed(1)} of raw SQL;` +
+        ` p99 ×${(checkout.p99Ms / raw.p99Ms).toFixed(1)} of raw SQL;` +
         ` stack CPU ${cpuPer.toFixed(2)} ms per checkout (goal ≤ 5 ms: ${cpuPer <= 5 ? 'met' : 'MISSED'})`,
     );
     const parts = [...cpuAfter].map(
-      ([role, ms]) =>
-        `${role} ${((ms - (cpuBefore.get(role) ?? 0)) / checkout.confirmed).toFixed(2)}`,
+      ([role, ms]) => `${role} ${((ms - (cpuBefore.get(role) ?? 0)) / confirmed).toFixed(2)}`,
     );
     console.log(`    CPU ms per checkout by process: ${parts.join(', ')}\n`);
   }
@@ -123,61 +139,49 @@ async function readyStack(): Promise<StackInfo> {
   return read()!;
 }
 
-interface Sample {
-  count: number;
-  /** Answered 201 (the raw SQL's successful decrement counts as one). */
-  confirmed: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
+/** Every checkout of a run confirmed (a 409 would mean the stock ran out, anything else failed). */
+function confirmedOnly(load: Load): Load {
+  const { '201': confirmed = 0, ...others } = load.statuses;
+  if (Object.keys(others).length > 0) {
+    throw new Error(`checkouts answered other than 201: ${JSON.stringify(load.statuses)}`);
+  }
+  if (confirmed === 0) throw new Error('no checkout was confirmed');
+  return load;
 }
 
-/**
- * Runs `work` from `concurrency` loops for `seconds` after a 2 s warm-up; only 2xx/409 count. The
- * window opens with nothing in flight (the warm-up has drained) and closes when the last request
- * started in it has answered: `window` hooks run exactly there.
- */
-async function measure(
-  work: () => Promise<number>,
-  window: { opened?: () => void; closed?: () => void } = {},
-): Promise<Sample> {
+/** The raw SQL's orders from `concurrency` loops for `seconds`, after a 2 s warm-up. */
+async function rawOrders(placeOrder: () => Promise<number>, concurrency: number): Promise<Load> {
   const latencies: number[] = [];
-  let confirmed = 0;
-  const run = async (until: number, record: boolean) => {
-    while (Date.now() < until) {
-      const started = process.hrtime.bigint();
-      const status = await work();
-      if (status >= 500 || status === 429) throw new Error(`a request failed with ${status}`);
-      if (!record) continue;
-      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-      if (status === 201) confirmed++;
-    }
+  const drive = async (forSeconds: number, record: boolean) => {
+    const until = Date.now() + forSeconds * 1000;
+    const loop = async () => {
+      while (Date.now() < until) {
+        const started = process.hrtime.bigint();
+        if ((await placeOrder()) !== 201) throw new Error('the raw SQL ran out of stock');
+        if (record) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, loop));
   };
-  const warm = Date.now() + 2_000;
-  await Promise.all(Array.from({ length: concurrency }, () => run(warm, false)));
-  window.opened?.();
+  await drive(2, false);
   const startedAt = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, () => run(startedAt + seconds * 1000, true)),
-  );
+  await drive(seconds, true);
   const elapsed = (Date.now() - startedAt) / 1000;
-  window.closed?.();
   latencies.sort((a, b) => a - b);
-  const at = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  const at = (p: number) => latencies[Math.floor(p * latencies.length)]!;
   return {
-    count: latencies.length,
-    confirmed,
     perSecond: latencies.length / elapsed,
-    p50: at(0.5),
-    p99: at(0.99),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    count: latencies.length,
+    statuses: { '201': latencies.length },
   };
 }
 
-function row(label: string, sample: Sample) {
+function row(label: string, load: Load) {
   const ms = (value: number) => `${value.toFixed(2)} ms`.padStart(10);
   console.log(
-    `  ${label.padEnd(56)}${sample.perSecond.toFixed(0).padStart(10)}${ms(sample.p50)}${ms(sample.p99)}`,
+    `  ${label.padEnd(72)}${load.perSecond.toFixed(0).padStart(10)}${ms(load.p50Ms)}${ms(load.p99Ms)}`,
   );
 }
 
@@ -186,14 +190,14 @@ function pick(n: number): number {
 }
 
 /** The baseline's tables in a database of its own, shaped like orders' and products'. */
-async function prepareBaseline(adminUrl: string) {
+async function prepareBaseline(adminUrl: string, connections: number) {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query('create database bench_baseline');
   await admin.end();
   const pool = new pg.Pool({
     connectionString: adminUrl.replace(/\/postgres$/, '/bench_baseline'),
-    max: concurrency,
+    max: connections,
   });
   // The stack stops PostgreSQL at the end: idle pooled clients then see their connection end.
   pool.on('error', () => undefined);
@@ -207,6 +211,11 @@ async function prepareBaseline(adminUrl: string) {
       published_at timestamptz);`);
   const ids = Array.from({ length: 100 }, () => randomUUID());
   await pool.query('insert into products (id, stock) select unnest($1::uuid[]), 1000000000', [ids]);
+  // Its dead rows are vacuumed between windows (`tidy`), not by autovacuum during the stack's.
+  const tables = 'products, orders, order_lines, outbox_events';
+  for (const table of tables.split(', ')) {
+    await pool.query(`alter table ${table} set (autovacuum_enabled = off)`);
+  }
   return {
     async placeOrder(index: number) {
       const client = await pool.connect();
@@ -237,6 +246,7 @@ async function prepareBaseline(adminUrl: string) {
         client.release();
       }
     },
+    tidy: () => pool.query(`vacuum ${tables}`),
     close: () => pool.end(),
   };
 }
@@ -244,14 +254,14 @@ async function prepareBaseline(adminUrl: string) {
 /**
  * Customers with tokens signed by the stack's own auth key, minted before any window (signing is
  * the bench's CPU, not the stack's), taken in turn. Enough of them that none reaches orders' limit
- * of 60 placements a minute below 1,000 checkouts/s.
+ * of 60 placements a minute below 2,000 checkouts/s.
  */
 async function customers(base: string): Promise<() => string> {
   const pem = readFileSync(path.join(dataDir, 'keys', 'auth-signing-key.pem'), 'utf8');
   const jwks = (await (await fetch(`${base}/api/auth/.well-known/jwks.json`)).json()) as {
     keys: { kid: string }[];
   };
-  const tokens = Array.from({ length: 1_000 }, () =>
+  const tokens = Array.from({ length: 2_000 }, () =>
     jwt.sign({ roles: ['customer'] }, pem, {
       algorithm: 'RS256',
       keyid: jwks.keys[0]!.kid,
@@ -312,19 +322,6 @@ async function listProduct(base: string, token: string, stock: number): Promise<
   });
   if (created.status !== 201) throw new Error(`listing a product failed: ${created.status}`);
   return (created.body as { id: string }).id;
-}
-
-/** One order of one unit, as a client that may retry would place it: its status. */
-async function checkOut(base: string, token: string, productId: string): Promise<number> {
-  const order = await call(
-    base,
-    'POST',
-    '/api/orders',
-    token,
-    { items: [{ productId, quantity: 1 }] },
-    { 'idempotency-key': randomUUID() },
-  );
-  return order.status;
 }
 
 /** What a process of the stack is, for the CPU breakdown. */

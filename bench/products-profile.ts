@@ -6,7 +6,7 @@ import pg from 'pg';
 import { freePort } from '@sidecart/dev/ports';
 import { startScratchPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
-import { runLoad } from './products-load.ts';
+import { runLoad } from './load.ts';
 
 // `node bench/products-profile.ts get|304|reserve [out-dir]`: one products app under load on one
 // path, straight to the app (no ingress, no sidecar), run with `--cpu-prof`; the profile lands in

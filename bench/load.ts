@@ -1,14 +1,14 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 
-// Load generation for the products benchmark: autocannon runs, the direct-SQL baseline with the
-// same number of clients, and rounds that interleave a baseline with its candidates.
+// Load generation for the benchmarks: autocannon runs, the direct-SQL baseline with the same
+// number of clients, and rounds that interleave a baseline with its candidates.
 
 const autocannon = createRequire(import.meta.url)('autocannon') as (
   options: Record<string, unknown>,
 ) => Promise<{
   requests: { average: number; total: number };
-  latency: { p99: number };
+  latency: { p50: number; p99: number };
   errors: number;
   timeouts: number;
   statusCodeStats: Record<string, { count: number }>;
@@ -16,6 +16,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (
 
 export interface Load {
   perSecond: number;
+  p50Ms: number;
   p99Ms: number;
   count: number;
   /** Answers by status code; socket errors and timeouts under `error`. */
@@ -32,10 +33,12 @@ export interface Request {
   headers?: Record<string, string>;
   /** A fresh body per request. */
   body?: () => string;
+  /** Headers of each request's own, on top of `headers`. */
+  freshHeaders?: () => Record<string, string>;
 }
 
 export async function runLoad(url: string, settings: LoadSettings, request: Request = {}) {
-  const { method = 'GET', headers = {}, body } = request;
+  const { method = 'GET', headers = {}, body, freshHeaders } = request;
   const result = await autocannon({
     url,
     connections: settings.connections,
@@ -44,8 +47,12 @@ export async function runLoad(url: string, settings: LoadSettings, request: Requ
       {
         method,
         headers,
-        ...(body && {
-          setupRequest: (req: Record<string, unknown>) => ({ ...req, body: body() }),
+        ...((body || freshHeaders) && {
+          setupRequest: (req: { headers: Record<string, string> }) => ({
+            ...req,
+            ...(body && { body: body() }),
+            ...(freshHeaders && { headers: { ...req.headers, ...freshHeaders() } }),
+          }),
         }),
       },
     ],
@@ -56,6 +63,7 @@ export async function runLoad(url: string, settings: LoadSettings, request: Requ
   if (result.errors + result.timeouts > 0) statuses.error = result.errors + result.timeouts;
   return {
     perSecond: result.requests.average,
+    p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     count: result.requests.total,
     statuses,
@@ -81,6 +89,7 @@ export async function runSql(
   latencies.sort((a, b) => a - b);
   return {
     perSecond: latencies.length / settings.seconds,
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
     p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
     count: latencies.length,
     statuses: { ok: latencies.length },
@@ -114,6 +123,7 @@ export async function compareInRounds<Name extends string>(
   const compared = (loads: Load[]): Compared => ({
     load: {
       perSecond: median(loads.map((load) => load.perSecond)),
+      p50Ms: median(loads.map((load) => load.p50Ms)),
       p99Ms: median(loads.map((load) => load.p99Ms)),
       count: loads.reduce((sum, load) => sum + load.count, 0),
       statuses: sumStatuses(loads),

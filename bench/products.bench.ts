@@ -35,6 +35,9 @@ const repo = path.resolve(import.meta.dirname, '..');
 const productsDir = path.resolve(
   process.env.BENCH_PRODUCTS_DIR ?? path.join(repo, 'services/products'),
 );
+/** How the products app's read cache answered (`products_cache_reads` on /metrics). */
+const cacheResults = ['hit', 'stale', 'miss', 'bypass'] as const;
+type CacheReads = Record<(typeof cacheResults)[number], number>;
 const { start, stopAll } = benchChildren();
 const { root, postgres } = await startScratchPostgres('sidecart-bench-products-');
 // Ctrl-C (or a SIGTERM) still stops every process and removes the data folder.
@@ -266,9 +269,6 @@ function expectStatuses(name: string, row: Compared, allowed: string[]): void {
   const other = Object.entries(row.load.statuses).filter(([code]) => !allowed.includes(code));
   if (other.length > 0) throw new Error(`${name}: unexpected answers ${JSON.stringify(other)}`);
 }
-
-const cacheResults = ['hit', 'stale', 'miss', 'bypass'] as const;
-type CacheReads = Record<(typeof cacheResults)[number], number>;
 
 /** The app's `products_cache_reads` counters from its /metrics. */
 async function cacheReadsOf(port: number): Promise<CacheReads> {

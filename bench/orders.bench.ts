@@ -9,17 +9,19 @@ import { freePort } from '@sidecart/dev/ports';
 import { waitUntil } from '@sidecart/dev/processes';
 import { runLoad, type Load } from './load.ts';
 
-// Checkout — POST /api/orders with one line and a fresh Idempotency-Key — through the ingress of
-// a whole local stack (auth, products, orders; 2 replicas each beside their dev sidecars) against
-// its baseline in the same run: the raw SQL of one order — insert the order and its line, the
-// conditional stock decrement, the outbox row, one transaction — done directly with `pg` on the
-// same PostgreSQL, at the same concurrency. Two shapes: orders spread over 100 products, and every
-// order on one hot product; each at a few concurrencies (a quiet shop's and a busy one's), because
-// the stack batches what arrives together and the raw SQL has nothing to batch. The stack is warmed
-// up first (its JIT, pools, caches and verified tokens), so the windows measure its steady state. Also the cost: CPU time of every process of the stack (supervisor and
-// ingress, apps, sidecars, PostgreSQL; from /proc) per confirmed checkout, read at the edges of
-// the measured window. Everything else — the seller, the products, the customers' tokens — is made
-// before any window opens. Goals: checkout orders/s ≥ 0.25 × raw SQL; ≤ 5 ms CPU per checkout.
+// Checkout — POST /api/orders with one line and a fresh Idempotency-Key, sent by autocannon —
+// through the ingress of a whole local stack (auth, products, orders; 2 replicas each beside
+// their dev sidecars) against its baseline in the same run: the raw SQL of one order — insert the
+// order and its line, the conditional stock decrement, the outbox row, one transaction — done
+// directly with `pg` on the same PostgreSQL, at the same concurrency. Two shapes: orders spread
+// over 100 products, and every order on one hot product; each at a few concurrencies (a quiet
+// shop's and a busy one's), because the stack batches what arrives together and the raw SQL has
+// nothing to batch. The stack is warmed up first (its JIT, pools, caches and verified tokens), so
+// the windows measure its steady state. Also the cost: CPU time of every process of the stack
+// (supervisor and ingress, apps, sidecars, PostgreSQL; from /proc) per confirmed checkout, read
+// when a window's load starts and when it returns. Everything else — the seller, the products,
+// the customers' tokens — is made before any window opens. Goals: checkout orders/s ≥ 0.25 × raw
+// SQL; ≤ 5 ms CPU per checkout.
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '16,64').split(',').map(Number);

@@ -50,9 +50,8 @@ interface Entry {
  * `maxStaleMs` after the change, while one reload replaces it: a product reserved a thousand
  * times a second is then read from PostgreSQL a few times a second, not once per read; a catalog
  * change is visible within `maxStaleMs` plus a query, a stock move within `refreshAfterMs` plus a
- * query. While the listening connection is down
- * nothing is served from or stored in memory, and on reconnect everything is dropped
- * (notifications may have been missed). A load that raced a change — loaded before the change
+ * query. While the listening connection is down nothing is served from or stored in memory, and
+ * on reconnect everything is dropped (notifications may have been missed). A load that raced a change — loaded before the change
  * committed, returned after its notification — is stored as changed since the load began: each
  * change gets a sequence number, compared with the one a load started at.
  */

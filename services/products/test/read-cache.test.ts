@@ -176,6 +176,21 @@ describe('the product read cache', () => {
     }
   });
 
+  test('an entry older than both windows is not served: the reader waits for the load', async () => {
+    const { cache, clock } = await cacheWithClock();
+    try {
+      const id = randomUUID();
+      await cache.read(id, async () => productNamed('stock 5', 1));
+
+      clock.now = 750; // 500 ms of refresh window, then 250 of stale window
+      const read = await cache.read(id, async () => productNamed('stock 4', 2));
+
+      expect(read?.version).toBe(2);
+    } finally {
+      await cache.close();
+    }
+  });
+
   test('stock moves are not announced on the change feed; catalog changes and deletes are', async () => {
     const moved = await createProduct(products.url, seller);
     const edited = await createProduct(products.url, seller);

@@ -181,7 +181,9 @@ export function startProductCache(options: {
       }
       const entry = entries.get(id);
       if (entry && entry.changedAt === undefined && now() - entry.loadedAt >= refreshAfterMs) {
-        entry.changedAt = now(); // its stock may have moved meanwhile
+        // Its stock may have moved since: changed as of the end of its window, so an entry nobody
+        // read for longer than both windows is not served stale, and its reader waits for the load.
+        entry.changedAt = entry.loadedAt + refreshAfterMs;
       }
       if (entry && entry.changedAt === undefined) {
         counts.hits += 1;

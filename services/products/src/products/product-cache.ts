@@ -42,18 +42,19 @@ interface Entry {
 }
 
 /**
- * An in-process cache of product reads, kept true across replicas by PostgreSQL LISTEN/NOTIFY:
- * a trigger notifies `products_changed` with the id when a product's catalog facts change, on
- * commit, and every replica marks that entry changed (ADR 0011). Stock moves are not announced
- * (a flash sale would notify every replica of every reservation): an entry loaded more than
- * `refreshAfterMs` ago counts as changed. A changed entry is still served for at most
- * `maxStaleMs` after the change, while one reload replaces it: a product reserved a thousand
- * times a second is then read from PostgreSQL a few times a second, not once per read; a catalog
- * change is visible within `maxStaleMs` plus a query, a stock move within `refreshAfterMs` plus a
- * query. While the listening connection is down nothing is served from or stored in memory, and
- * on reconnect everything is dropped (notifications may have been missed). A load that raced a change — loaded before the change
- * committed, returned after its notification — is stored as changed since the load began: each
- * change gets a sequence number, compared with the one a load started at.
+ * An in-process cache of product reads, kept true across replicas by PostgreSQL LISTEN/NOTIFY: a
+ * trigger notifies `products_changed` with the id when a product's catalog facts change, on
+ * commit, and every replica marks that entry changed (ADR 0011). Stock moves are not announced (a
+ * flash sale would notify every replica of every reservation): an entry loaded more than
+ * `refreshAfterMs` ago counts as changed since then. A changed entry is still served for at most
+ * `maxStaleMs` after the change, while one reload replaces it: a product reserved a thousand times
+ * a second is then read from PostgreSQL a few times a second, not once per read; a catalog change
+ * is visible within `maxStaleMs` plus a query, a stock move within `refreshAfterMs` + `maxStaleMs`
+ * plus a query. While the listening connection is down nothing is served from or stored in memory,
+ * and on reconnect everything is dropped (notifications may have been missed). A load that raced a
+ * change — loaded before the change committed, returned after its notification — is stored as
+ * changed since the load began: each change gets a sequence number, compared with the one a load
+ * started at.
  */
 export function startProductCache(options: {
   databaseUrl: string;

@@ -26,6 +26,7 @@ import { runLoad, type Load } from './load.ts';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '16,64').split(',').map(Number);
 const warmUpSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
+const busiest = Math.max(...concurrencies);
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const clockTicks = 100; // USER_HZ on Linux
 
@@ -58,7 +59,7 @@ try {
     Array.from({ length: 100 }, () => listProduct(base, seller, 1_000_000)),
   );
   const hot = [await listProduct(base, seller, 1_000_000)];
-  const baseline = await prepareBaseline(pgUrl('postgres'), Math.max(...concurrencies));
+  const baseline = await prepareBaseline(pgUrl('postgres'), busiest);
   const customer = await customers(base);
 
   const checkouts = (products: readonly string[], connections: number, forSeconds: number) =>
@@ -76,7 +77,7 @@ try {
           JSON.stringify({ items: [{ productId: products[pick(products.length)], quantity: 1 }] }),
       },
     ).then(confirmedOnly);
-  await checkouts([...spread, ...hot], Math.max(...concurrencies), warmUpSeconds);
+  await checkouts([...spread, ...hot], busiest, warmUpSeconds);
   console.log(
     `\ncheckout vs the raw SQL of one order, ${seconds} s each, after ${warmUpSeconds} s of checkouts\n`,
   );
@@ -277,53 +278,40 @@ async function customers(base: string): Promise<() => string> {
   return () => tokens[next++ % tokens.length]!;
 }
 
-async function call(
-  base: string,
-  method: string,
-  url: string,
-  token: string,
-  body?: unknown,
-  headers = {},
-) {
-  const response = await fetch(`${base}${url}`, {
-    method,
+/** A JSON POST to the stack, signed in when given a token. */
+function post(base: string, url: string, body: unknown, token?: string): Promise<Response> {
+  return fetch(`${base}${url}`, {
+    method: 'POST',
     headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json().catch(() => undefined)) as never };
 }
 
 async function sellerToken(base: string) {
   const email = `bench-seller-${randomUUID()}@example.test`;
   const password = 'correct horse battery staple';
-  const post = (url: string, body: unknown) =>
-    fetch(`${base}${url}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  await post('/api/auth/register', { email, password, name: 'Bench', accountType: 'seller' });
-  const login = (await (await post('/api/auth/login', { email, password })).json()) as {
+  await post(base, '/api/auth/register', { email, password, name: 'Bench', accountType: 'seller' });
+  const login = (await (await post(base, '/api/auth/login', { email, password })).json()) as {
     accessToken: string;
   };
   return login.accessToken;
 }
 
 async function listProduct(base: string, token: string, stock: number): Promise<string> {
-  const created = await call(base, 'POST', '/api/products', token, {
+  const product = {
     sku: `B-${randomUUID().slice(0, 12)}`,
     name: 'Bench product',
     priceCents: 1_500,
     currency: 'EUR',
     status: 'active',
     stock,
-  });
+  };
+  const created = await post(base, '/api/products', product, token);
   if (created.status !== 201) throw new Error(`listing a product failed: ${created.status}`);
-  return (created.body as { id: string }).id;
+  return ((await created.json()) as { id: string }).id;
 }
 
 /** What a process of the stack is, for the CPU breakdown. */

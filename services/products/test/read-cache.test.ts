@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import pg from 'pg';
 import { eventually } from '@sidecart/chassis/testing';
 import { silentLogger } from '@sidecart/chassis/testing';
-import { startProductCache, type CachedProduct } from '../src/products/product-cache.ts';
+import {
+  startProductCache,
+  type CachedProduct,
+  type ProductCache,
+} from '../src/products/product-cache.ts';
 import { createProduct, startProducts, userWith, type ProductsUnderTest } from './support.ts';
 
 let products: ProductsUnderTest;
@@ -81,48 +85,80 @@ describe('the product read cache', () => {
     expect(next?.body).toBe('{"name":"after the change"}');
   });
 
-  test('a changed product is served from memory while one reload replaces it', async () => {
-    const { cache, clock } = await cacheWithClock();
-    try {
-      const id = randomUUID();
-      await cache.read(id, async () => productNamed('v1', 1));
-      cache.changed(id);
-      const reload = gatedLoad(productNamed('v2', 2));
+  /**
+   * Two ways an entry goes stale — its change is announced, or it outlives the refresh window (stock
+   * moves are not announced) — and the same two windows after that: served while one reload runs,
+   * then no longer served.
+   */
+  const staleness = [
+    {
+      how: 'a changed product',
+      freshAt: 0,
+      staleAt: 10,
+      goneAt: 250,
+      makeStale: (cache: ProductCache, id: string) => cache.changed(id),
+    },
+    {
+      how: 'an entry older than the refresh window',
+      freshAt: 499,
+      staleAt: 500,
+      goneAt: 750, // 500 ms of refresh window, then 250 of stale window
+      makeStale: () => {},
+    },
+  ];
 
-      clock.now = 10;
-      const during = await Promise.all(
-        Array.from({ length: 10 }, () => cache.read(id, reload.load)),
-      );
-      reload.open();
-      await eventually(
-        'the reload to be stored',
-        async () => (await cache.read(id, never))?.version === 2,
-        1000,
-      );
+  test.each(staleness)(
+    '$how is served from memory while one reload replaces it',
+    async ({ freshAt, staleAt, makeStale }) => {
+      const { cache, clock } = await cacheWithClock();
+      try {
+        const id = randomUUID();
+        await cache.read(id, async () => productNamed('v1', 1));
+        clock.now = freshAt;
+        const fresh = await cache.read(id, never);
+        makeStale(cache, id);
+        const reload = gatedLoad(productNamed('v2', 2));
 
-      expect(during.map((product) => product?.version)).toEqual(Array(10).fill(1));
-      expect(reload.load).toHaveBeenCalledTimes(1);
-      expect(cache.stats().misses).toBe(1);
-    } finally {
-      await cache.close();
-    }
-  });
+        clock.now = staleAt;
+        const during = await Promise.all(
+          Array.from({ length: 10 }, () => cache.read(id, reload.load)),
+        );
+        reload.open();
+        await eventually(
+          'the reload to be stored',
+          async () => (await cache.read(id, never))?.version === 2,
+          1000,
+        );
 
-  test('a changed product is not served once its window has passed: the reader waits for the load', async () => {
-    const { cache, clock } = await cacheWithClock();
-    try {
-      const id = randomUUID();
-      await cache.read(id, async () => productNamed('v1', 1));
-      cache.changed(id);
+        expect([fresh, ...during].map((product) => product?.version)).toEqual(Array(11).fill(1));
+        expect(reload.load).toHaveBeenCalledTimes(1);
+        // Reads until the reload is stored are stale hits too.
+        expect(cache.stats()).toMatchObject({ hits: 2, misses: 1 });
+        expect(cache.stats().staleHits).toBeGreaterThanOrEqual(10);
+      } finally {
+        await cache.close();
+      }
+    },
+  );
 
-      clock.now = 250;
-      const read = await cache.read(id, async () => productNamed('v2', 2));
+  test.each(staleness)(
+    '$how is not served once its window has passed: the reader waits for the load',
+    async ({ goneAt, makeStale }) => {
+      const { cache, clock } = await cacheWithClock();
+      try {
+        const id = randomUUID();
+        await cache.read(id, async () => productNamed('v1', 1));
+        makeStale(cache, id);
 
-      expect(read?.version).toBe(2);
-    } finally {
-      await cache.close();
-    }
-  });
+        clock.now = goneAt;
+        const read = await cache.read(id, async () => productNamed('v2', 2));
+
+        expect(read?.version).toBe(2);
+      } finally {
+        await cache.close();
+      }
+    },
+  );
 
   test('under a stream of changes, one reload per half window', async () => {
     const { cache, clock } = await cacheWithClock();
@@ -141,51 +177,6 @@ describe('the product read cache', () => {
       }
 
       expect(load.mock.calls.length).toBeLessThanOrEqual(1 + 1000 / 125);
-    } finally {
-      await cache.close();
-    }
-  });
-
-  test('an entry older than the refresh window counts as changed: served while one reload replaces it', async () => {
-    const { cache, clock } = await cacheWithClock();
-    try {
-      const id = randomUUID();
-      await cache.read(id, async () => productNamed('stock 5', 1));
-      const reload = gatedLoad(productNamed('stock 4', 2));
-
-      clock.now = 499;
-      const young = await cache.read(id, never);
-      clock.now = 500;
-      const old = await Promise.all(Array.from({ length: 10 }, () => cache.read(id, reload.load)));
-      reload.open();
-      await eventually(
-        'the reload to be stored',
-        async () => (await cache.read(id, never))?.version === 2,
-        1000,
-      );
-
-      expect([young?.version, ...old.map((product) => product?.version)]).toEqual(
-        Array(11).fill(1),
-      );
-      expect(reload.load).toHaveBeenCalledTimes(1);
-      // Reads until the reload is stored are stale hits too.
-      expect(cache.stats()).toMatchObject({ hits: 2, misses: 1 });
-      expect(cache.stats().staleHits).toBeGreaterThanOrEqual(10);
-    } finally {
-      await cache.close();
-    }
-  });
-
-  test('an entry older than both windows is not served: the reader waits for the load', async () => {
-    const { cache, clock } = await cacheWithClock();
-    try {
-      const id = randomUUID();
-      await cache.read(id, async () => productNamed('stock 5', 1));
-
-      clock.now = 750; // 500 ms of refresh window, then 250 of stale window
-      const read = await cache.read(id, async () => productNamed('stock 4', 2));
-
-      expect(read?.version).toBe(2);
     } finally {
       await cache.close();
     }

@@ -1,5 +1,13 @@
 // Brings koa-body's typing of ctx.request.body to every service.
 export type {} from 'koa-body';
+export {
+  batchesInFlight,
+  registerBatchMetrics,
+  type BatchCounts,
+  type BatchesInFlight,
+  type BatchesInFlightOptions,
+  type BatchMetricNames,
+} from './batches.ts';
 export { createApp, type CreateAppOptions, type ServiceApp } from './app.ts';
 export { baseConfigSchema, ConfigError, daprConfigSchema, loadConfig } from './config.ts';
 export * from './errors.ts';

@@ -4,6 +4,7 @@ import {
   type Constructor,
   type EntityClass,
   type EntitySchema,
+  type Routine,
 } from '@mikro-orm/core';
 import { Migrator, type Migration } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -16,6 +17,8 @@ export { MikroORM };
 export interface OrmOptions {
   databaseUrl: string;
   entities: (EntityClass<object> | EntitySchema)[];
+  /** Stored functions the schema holds beside the entities' tables (schema diff, migrations). */
+  routines?: Routine[];
   /** Every migration class, oldest first; explicit so node, jest and images need no file scan. */
   migrations: Constructor<Migration>[];
   /** Where `db:migration:create` writes new migration files. */
@@ -29,6 +32,7 @@ export function createOrm(options: OrmOptions): Promise<MikroORM> {
   return MikroORM.init({
     clientUrl: options.databaseUrl,
     entities: options.entities,
+    routines: options.routines ?? [],
     extensions: [Migrator],
     pool: { min: 0, max: options.poolSize ?? 10 },
     // Broken connections leave the pool at once instead of leaking or serving the next request.

@@ -1,4 +1,11 @@
-import { AppError, DaprError, isUnavailable, type Dapr } from '@sidecart/chassis';
+import {
+  AppError,
+  batchesInFlight,
+  DaprError,
+  isUnavailable,
+  type BatchCounts,
+  type Dapr,
+} from '@sidecart/chassis';
 import {
   lookupResponse,
   maxBatch,
@@ -11,7 +18,6 @@ import {
 } from '@sidecart/contracts';
 import CircuitBreaker from 'opossum';
 import type { z } from 'zod';
-import { reservationBatches, type BatchCounts } from './reservation-batches.ts';
 
 export interface ProductsClientOptions {
   dapr: Pick<Dapr, 'invoke'>;
@@ -34,21 +40,22 @@ export interface ProductsClient {
   /** Throws the 503 a reservation would get while reserve's breaker is open, without a call. */
   refuseWhileOpen(): void;
   breakers: CircuitBreaker[];
-  /** Reserve calls made and the reservations they carried (metrics). */
+  /** Reserve calls made (batches) and the reservations they carried (items): metrics. */
   reserveCalls: BatchCounts;
   shutdown(): void;
 }
 
 export function createProductsClient(options: ProductsClientOptions): ProductsClient {
-  // Each reservation goes through the breaker on its own — its deadline covers any wait for a
-  // call slot, and each counts as one call, as before batches — and leaves in a batch beneath it.
-  const batched = reservationBatches({
-    send: (batch) => sendReservations(options, batch),
-    callsInFlight: options.reserveCallsInFlight,
+  // Reservations that queue while the replica's calls are out leave as one call (ADR 0016). Each
+  // goes through the breaker on its own — its deadline covers any wait for a call slot, and each
+  // counts as one call, as before batches — and leaves in a batch beneath it.
+  const batched = batchesInFlight({
+    send: (batch: readonly ReserveRequest[]) => sendReservations(options, batch),
+    inFlight: options.reserveCallsInFlight,
     maxBatch,
   });
   const reserve = guarded(productsInternalRoutes.reserve, options, (request) =>
-    batched.reserve(request as ReserveRequest),
+    batched.load(request as ReserveRequest),
   );
   const lookup = guarded(productsInternalRoutes.lookup, options, (body) =>
     invoke(options, productsInternalRoutes.lookup, body, lookupResponse),

@@ -1,6 +1,6 @@
 import type CircuitBreaker from 'opossum';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import type { BatchCounts } from './reservation-batches.ts';
+import { registerBatchMetrics, type BatchCounts } from '@sidecart/chassis';
+import { Gauge, type Registry } from 'prom-client';
 
 const states = ['closed', 'half_open', 'open'] as const;
 
@@ -29,23 +29,11 @@ export function registerBreakerMetrics(registry: Registry, breakers: CircuitBrea
  * is how many reservations a call to products carried (ADR 0016).
  */
 export function registerReservationMetrics(registry: Registry, counts: BatchCounts): void {
-  const counter = (name: string, help: string, read: () => number) => {
-    let reported = 0;
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const now = read();
-        this.inc(now - reported);
-        reported = now;
-      },
-    });
-  };
-  counter('orders_reserve_calls_total', 'Reserve calls made to products', () => counts.calls);
-  counter(
-    'orders_reservations_total',
-    'Reservations sent to products, batched or alone',
-    () => counts.reservations,
-  );
+  registerBatchMetrics(registry, counts, {
+    batches: { name: 'orders_reserve_calls_total', help: 'Reserve calls made to products' },
+    items: {
+      name: 'orders_reservations_total',
+      help: 'Reservations sent to products, batched or alone',
+    },
+  });
 }

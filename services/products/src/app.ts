@@ -1,6 +1,7 @@
 import {
   byUser,
   createApp,
+  registerBatchMetrics,
   createRateLimits,
   daprSubscriptions,
   databaseCheck,
@@ -33,6 +34,14 @@ export function buildApp({ config, orm, logger, verify, cache }: ProductsAppDeps
       key: byUser,
     }),
   ];
+  const internal = internalRoutes({
+    orm,
+    cache,
+    appApiToken: config.APP_API_TOKEN,
+    callerAppId: config.INTERNAL_CALLER_APP_ID,
+    reserveStatementsInFlight: config.RESERVE_STATEMENTS_IN_FLIGHT,
+    logger,
+  });
   const service = createApp({
     service: 'products',
     logger,
@@ -40,12 +49,7 @@ export function buildApp({ config, orm, logger, verify, cache }: ProductsAppDeps
     readiness: { database: databaseCheck(orm) },
     routers: [
       productsRoutes({ orm, verify, cache, writeGuards }),
-      internalRoutes({
-        orm,
-        cache,
-        appApiToken: config.APP_API_TOKEN,
-        callerAppId: config.INTERNAL_CALLER_APP_ID,
-      }),
+      internal.router,
       daprSubscriptions({
         pubsubName: config.PUBSUB_NAME,
         appApiToken: config.APP_API_TOKEN,
@@ -58,5 +62,12 @@ export function buildApp({ config, orm, logger, verify, cache }: ProductsAppDeps
     ],
   });
   registerCacheMetrics(service.metrics.registry, cache);
+  registerBatchMetrics(service.metrics.registry, internal.reservationCounts, {
+    batches: {
+      name: 'products_reservation_statements_total',
+      help: 'Reservation statements run: one per reservation alone, one per batch',
+    },
+    items: { name: 'products_reservations_total', help: 'Reservations decided' },
+  });
   return service;
 }

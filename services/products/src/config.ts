@@ -30,6 +30,8 @@ export const productsConfigSchema = baseConfigSchema.extend(daprConfigSchema.sha
   AUTH_AUDIENCE: z.string().min(1).default('sidecart'),
   /** The only app id allowed to call /internal/** (the Dapr access control says the same). */
   INTERNAL_CALLER_APP_ID: z.string().min(1).default('orders'),
+  /** Reservation statements at most running at once per replica; the rest queue as one batch. */
+  RESERVE_STATEMENTS_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(1),
   /** How many products the read cache holds; 0 turns it off. */
   PRODUCT_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   /** Catalog writes per signed-in user (`limit/windowSeconds[/blockSeconds]`), all replicas together. */

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import { eventually } from '@sidecart/chassis/testing';
+import { eventually, silentLogger } from '@sidecart/chassis/testing';
 import { reserveBatchResponse, reserveResponse, releaseResponse } from '@sidecart/contracts';
 import { Product } from '../src/products/product.entity.ts';
 import { Reservation } from '../src/reservations/reservation.entity.ts';
+import { reserveBatch } from '../src/reservations/reservations.queries.ts';
+import { reservationStatements } from '../src/reservations/reservations.use-cases.ts';
 import {
   appApiToken,
   call,
@@ -167,6 +169,12 @@ describe('POST /internal/reservations', () => {
       expect(outcomes.filter((outcome) => outcome === '200 reserved')).toHaveLength(50);
       expect(outcomes.filter((outcome) => outcome === '200 rejected')).toHaveLength(150);
       expect(await stockOf(product.id)).toBe(0);
+      // The fresh replica's own counts: its 100 reservations, in at most as many statements.
+      const metrics = (await call(replica.url, 'GET', '/metrics')).body as string;
+      const counted = (name: string) =>
+        Number(new RegExp(`^${name}\\S* (\\d+)$`, 'm').exec(metrics)?.[1]);
+      expect(counted('products_reservations_total')).toBe(100);
+      expect(counted('products_reservation_statements_total')).toBeLessThanOrEqual(100);
     } finally {
       await replica.close();
     }
@@ -271,6 +279,128 @@ describe('POST /internal/reservations/batch', () => {
 
     expect(statuses).toEqual([400, 400, 400, 400, 400]);
     expect(await stockOf(product.id)).toBe(100);
+  });
+});
+
+describe('reservations that queue behind a running statement', () => {
+  const oneUnit = (productId: string, orderId = randomUUID()) => ({
+    orderId,
+    lines: [{ productId, quantity: 1 }],
+  });
+  /** The replica's queue of reservation statements, and the warnings it logged. */
+  const statements = () => {
+    const warnings: unknown[] = [];
+    const logger = Object.assign(Object.create(silentLogger()), {
+      warn: (...args: unknown[]) => warnings.push(args),
+    });
+    return { ...reservationStatements({ em: products.em, inFlight: 1, logger }), warnings };
+  };
+
+  test('are decided by one statement, each on its own and in order, as they would be alone', async () => {
+    const product = await createProduct(products.url, seller, { stock: 3, priceCents: 400 });
+    const other = await createProduct(products.url, seller, { stock: 9 });
+    const decided = randomUUID();
+    await reserve(decided, [{ productId: product.id, quantity: 1 }]);
+    const voided = randomUUID();
+    await release(voided);
+    const again = randomUUID();
+
+    const rows = await reserveBatch(products.em(), [
+      { orderId: randomUUID(), lines: [{ productId: product.id, quantity: 3 }] },
+      oneUnit(product.id, again),
+      oneUnit(product.id, again),
+      { orderId: decided, lines: [{ productId: product.id, quantity: 1 }] },
+      oneUnit(product.id, voided),
+      {
+        orderId: randomUUID(),
+        lines: [
+          { productId: other.id, quantity: 2 },
+          { productId: randomUUID(), quantity: 1 },
+        ],
+      },
+      {
+        orderId: randomUUID(),
+        lines: [
+          { productId: other.id, quantity: 2 },
+          { productId: product.id, quantity: 1 },
+        ],
+      },
+      oneUnit(product.id),
+    ]);
+
+    expect(rows.map((row) => row.status)).toEqual([
+      'rejected', // 3 wanted, 2 left after `decided`
+      'reserved',
+      'reserved', // the same order again: its first answer, nothing more taken
+      'reserved', // decided before the batch
+      'voided', // released before it was reserved
+      'rejected', // one line names no product: nothing taken from `other`
+      'reserved', // the last unit of `product`, 2 of `other`
+      'rejected', // nothing left
+    ]);
+    expect(rows[0]!.shortLines).toEqual([{ productId: product.id, requested: 3, available: 2 }]);
+    expect(rows[1]).toEqual(rows[2]);
+    expect(rows[1]!.lines).toEqual([
+      { productId: product.id, quantity: 1, priceCents: 400, currency: 'EUR' },
+    ]);
+    expect([await stockOf(product.id), await stockOf(other.id)]).toEqual([0, 7]);
+  });
+
+  test('while a statement waits for the hot row, the next 19 queue and leave as one batch: 10 of 20 on a stock of 10', async () => {
+    const product = await createProduct(products.url, seller, { stock: 10 });
+    const { load, counts, warnings } = statements();
+    const holder = new pg.Client({ connectionString: products.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from products where id = $1 for update', [product.id]);
+      const first = load(oneUnit(product.id));
+      await eventually('the first statement to wait for the row', () => isWaiting(holder), 5000);
+
+      const queued = Array.from({ length: 19 }, () => load(oneUnit(product.id)));
+      await holder.query('commit');
+      const answers = await Promise.all([first, ...queued]);
+
+      expect(answers.map((answer) => answer.status)).toEqual([
+        ...Array(10).fill('reserved'),
+        ...Array(10).fill('rejected'),
+      ]);
+      expect(counts).toEqual({ batches: 2, items: 20 });
+      expect(warnings).toEqual([]); // decided by the batch statement, not one by one
+      expect(await stockOf(product.id)).toBe(0);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  test('when the batch statement fails, nothing of it stays and each reservation is decided alone', async () => {
+    const product = await createProduct(products.url, seller, { stock: 3 });
+    const { load, counts, warnings } = statements();
+    const admin = new pg.Client({ connectionString: products.databaseUrl });
+    await admin.connect();
+    await admin.query('alter function products_reserve_batch(jsonb) rename to reserve_batch_away');
+    try {
+      const orderIds = Array.from({ length: 5 }, () => randomUUID());
+
+      const answers = await Promise.all(orderIds.map((id) => load(oneUnit(product.id, id))));
+
+      expect(counts).toEqual({ batches: 1, items: 5 });
+      expect(warnings).toHaveLength(1);
+      expect(answers.map((answer) => answer.status).sort()).toEqual([
+        'rejected',
+        'rejected',
+        'reserved',
+        'reserved',
+        'reserved',
+      ]);
+      expect(await stockOf(product.id)).toBe(0);
+      expect(await products.em().count(Reservation, { orderId: { $in: orderIds } })).toBe(5);
+    } finally {
+      await admin.query(
+        'alter function reserve_batch_away(jsonb) rename to products_reserve_batch',
+      );
+      await admin.end();
+    }
   });
 });
 

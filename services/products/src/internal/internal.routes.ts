@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ormRequestContext, type MikroORM } from '@sidecart/chassis';
+import { ormRequestContext, type BatchCounts, type Logger, type MikroORM } from '@sidecart/chassis';
 import {
   lookupRequest,
   reserveBatchRequest,
@@ -10,14 +10,23 @@ import {
 import { z } from 'zod';
 import { lookupProducts } from '../products/products.queries.ts';
 import type { ProductCache } from '../products/product-cache.ts';
-import { releaseStock, reserveStock } from '../reservations/reservations.use-cases.ts';
+import { releaseStock, reservationStatements } from '../reservations/reservations.use-cases.ts';
 import { requireInternalCaller } from './internal-caller.ts';
+
+export interface InternalRoutes {
+  router: Router;
+  /** Reservation statements run (batches) and the reservations they decided (items). */
+  reservationCounts: BatchCounts;
+}
 
 export interface InternalRoutesDeps {
   orm: MikroORM;
   cache: ProductCache;
   appApiToken: string | undefined;
   callerAppId: string;
+  /** Reservation statements at most running at once; reservations beyond wait as one batch. */
+  reserveStatementsInFlight: number;
+  logger: Logger;
 }
 
 /**
@@ -30,14 +39,17 @@ export function internalRoutes({
   cache,
   appApiToken,
   callerAppId,
-}: InternalRoutesDeps): Router {
+  reserveStatementsInFlight,
+  logger,
+}: InternalRoutesDeps): InternalRoutes {
   const em = () => orm.em as EntityManager;
   const router = new Router({ prefix: '/internal' });
   router.use(requireInternalCaller(appApiToken, callerAppId));
   const withOrm = ormRequestContext(orm);
-  /** One statement on the ORM's pool (no request context to build); a taken unit is a change. */
+  // Statements on the ORM's pool (no request context to build); a taken unit is a change.
+  const statements = reservationStatements({ em, inFlight: reserveStatementsInFlight, logger });
   const reserve = async (request: ReserveRequest) => {
-    const answer = await reserveStock(em(), request);
+    const answer = await statements.load(request);
     if (answer.status === 'reserved') answer.lines.forEach((line) => cache.changed(line.productId));
     return answer;
   };
@@ -47,7 +59,7 @@ export function internalRoutes({
   });
 
   // Orders sends the reservations that queued while its earlier calls were out as one call:
-  // each is still its own statement, decided as above, so a batch changes no outcome.
+  // each is still decided on its own, as above, so a batch changes no outcome.
   router.post('/reservations/batch', async (ctx) => {
     const { reservations } = reserveBatchRequest.parse(ctx.request.body);
     ctx.body = { results: await Promise.all(reservations.map(reserve)) };
@@ -65,5 +77,5 @@ export function internalRoutes({
     ctx.body = await lookupProducts(em(), ids);
   });
 
-  return router;
+  return { router, reservationCounts: statements.counts };
 }

@@ -130,6 +130,26 @@ export async function insertReservation(
   return row;
 }
 
+const reserveBatchSql = {
+  name: 'products.reserve-batch',
+  text: 'select answer from products_reserve_batch($1::jsonb) as answer',
+};
+
+/**
+ * Decides several reservations in one statement and one commit, each on its own and in the
+ * batch's order (the function `products_reserve_batch`, migration 20261130050000): every row
+ * says what its reservation holds, whether this call or an earlier one decided it.
+ */
+export async function reserveBatch(
+  em: EntityManager,
+  requests: readonly ReserveRequest[],
+): Promise<ReservationRow[]> {
+  const rows = await runPrepared<{ answer: ReservationRow }>(em, reserveBatchSql, [
+    JSON.stringify(requests),
+  ]);
+  return rows.map(({ answer }) => answer);
+}
+
 /** The order's reservation as it stands (a retry's answer). */
 export async function findReservation(
   em: EntityManager,

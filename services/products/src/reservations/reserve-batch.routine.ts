@@ -1,0 +1,118 @@
+import { Routine } from '@mikro-orm/core';
+
+/**
+ * `products_reserve_batch(requests)`: the reservations that queued in one replica while its last
+ * reservation statement ran, decided in one statement and one commit (ADR 0016, addendum)
+ * instead of a round trip and a commit each. `requests` is a JSON array of reserve requests
+ * (`{orderId, lines: [{productId, quantity}]}`); one row comes back per request, in its order.
+ *
+ * Every product of the batch is locked first, in id order, so two batches — or a batch and a
+ * single reservation, which locks its lines in the same order — never wait on each other's rows
+ * in opposite orders. Then each reservation is decided on its own, in the batch's order, exactly
+ * as the single statement decides it (reservations.queries.ts): all lines or none, recorded with
+ * its price snapshot, once per order. An order that already has a row (a retry, a release that
+ * came first, the same order earlier in this batch) takes nothing and answers that row; so does
+ * one whose concurrent call inserted first, once that call has committed.
+ *
+ * Declared to MikroORM so the schema diff knows it (`db:migration:create` finds nothing to do);
+ * migration 20261130050000 creates it. No comments inside the body: MikroORM joins its lines.
+ */
+export const reserveBatchRoutine = new Routine({
+  name: 'products_reserve_batch',
+  type: 'function',
+  language: 'plpgsql',
+  params: { requests: { type: 'jsonb' } },
+  returns: { runtimeType: 'object', columnType: 'setof jsonb' },
+  body: `begin
+  declare
+    held jsonb;
+    decided jsonb;
+    request jsonb;
+    line jsonb;
+    order_key text;
+    product_key text;
+    product jsonb;
+    available int;
+    whole boolean;
+    taken jsonb;
+    short jsonb;
+    answer jsonb;
+    answers jsonb := '[]';
+    fresh jsonb := '[]';
+  begin
+    select coalesce(jsonb_object_agg(p.id, jsonb_build_object('stock', p.stock,
+             'active', p.status = 'active', 'priceCents', p.price_cents, 'currency', p.currency)), '{}')
+    into held
+    from (
+      select id, stock, status, price_cents, currency from products
+      where id in (
+        select (l.line ->> 'productId')::uuid
+        from jsonb_array_elements(requests) as r(request),
+             jsonb_array_elements(r.request -> 'lines') as l(line)
+        where not exists (
+          select 1 from reservations where order_id = (r.request ->> 'orderId')::uuid))
+      order by id
+      for update
+    ) p;
+    select coalesce(jsonb_object_agg(r.order_id, jsonb_build_object('status', r.status,
+             'lines', r.lines, 'shortLines', r.short_lines)), '{}')
+    into decided
+    from reservations r
+    where r.order_id in (select (value ->> 'orderId')::uuid from jsonb_array_elements(requests));
+    for request in select value from jsonb_array_elements(requests) loop
+      order_key := (request ->> 'orderId')::uuid::text;
+      answer := decided -> order_key;
+      if answer is null then
+        whole := true;
+        taken := '[]';
+        short := '[]';
+        for line in
+          select value from jsonb_array_elements(request -> 'lines')
+          order by (value ->> 'productId')::uuid
+        loop
+          product_key := (line ->> 'productId')::uuid::text;
+          product := held -> product_key;
+          available := case when (product ->> 'active')::boolean
+                            then (product ->> 'stock')::int else 0 end;
+          if available >= (line ->> 'quantity')::int then
+            taken := taken || jsonb_build_object('productId', product_key,
+              'quantity', (line ->> 'quantity')::int, 'priceCents', product -> 'priceCents',
+              'currency', product -> 'currency');
+          else
+            whole := false;
+            short := short || jsonb_build_object('productId', product_key,
+              'requested', (line ->> 'quantity')::int, 'available', coalesce(available, 0));
+          end if;
+        end loop;
+        if whole then
+          for line in select value from jsonb_array_elements(taken) loop
+            held := jsonb_set(held, array[line ->> 'productId', 'stock'],
+              to_jsonb((held -> (line ->> 'productId') ->> 'stock')::int
+                - (line ->> 'quantity')::int));
+          end loop;
+          answer := jsonb_build_object('status', 'reserved', 'lines', taken, 'shortLines', '[]'::jsonb);
+        else
+          answer := jsonb_build_object('status', 'rejected', 'lines', '[]'::jsonb, 'shortLines', short);
+        end if;
+        decided := decided || jsonb_build_object(order_key, answer);
+        fresh := fresh || jsonb_build_array(answer || jsonb_build_object('orderId', order_key));
+      end if;
+      answers := answers || jsonb_build_array(answer);
+    end loop;
+    insert into reservations (order_id, status, lines, short_lines, created_at)
+    select (f ->> 'orderId')::uuid, f ->> 'status', f -> 'lines', f -> 'shortLines', now()
+    from jsonb_array_elements(fresh) as f;
+    update products p
+    set stock = p.stock - t.quantity, version = p.version + 1, updated_at = now()
+    from (
+      select (l ->> 'productId')::uuid as id, sum((l ->> 'quantity')::int) as quantity
+      from jsonb_array_elements(fresh) as f, jsonb_array_elements(f -> 'lines') as l
+      where f ->> 'status' = 'reserved'
+      group by 1
+    ) t
+    where p.id = t.id;
+    return query
+    select a from jsonb_array_elements(answers) with ordinality as x(a, n) order by n;
+  end;
+end`,
+});

@@ -4,15 +4,19 @@ import { Routine } from '@mikro-orm/core';
  * `products_reserve_batch(requests)`: the reservations that queued in one replica while its last
  * reservation statement ran, decided in one statement and one commit (ADR 0016, addendum)
  * instead of a round trip and a commit each. `requests` is a JSON array of reserve requests
- * (`{orderId, lines: [{productId, quantity}]}`); one row comes back per request, in its order.
+ * (`{orderId, lines: [{productId, quantity}]}`); one answer comes back per request, in its order.
  *
- * Every product of the batch is locked first, in id order, so two batches — or a batch and a
- * single reservation, which locks its lines in the same order — never wait on each other's rows
- * in opposite orders. Then each reservation is decided on its own, in the batch's order, exactly
- * as the single statement decides it (reservations.queries.ts): all lines or none, recorded with
- * its price snapshot, once per order. An order that already has a row (a retry, a release that
- * came first, the same order earlier in this batch) takes nothing and answers that row; so does
- * one whose concurrent call inserted first, once that call has committed.
+ * 1. Every product of the batch is locked, in id order, and read once: two batches — or a batch
+ *    and a single reservation, which locks its lines in the same order — never wait on each
+ *    other's rows in opposite orders.
+ * 2. Each reservation is decided on its own, in the batch's order, against the stock the ones
+ *    before it left, by the single statement's rules (reservations.queries.ts): all lines or
+ *    none, with the price snapshot, lines in product-id order. An order that already has a row (a
+ *    retry, a release that came first, the same order earlier in this batch) takes nothing and
+ *    answers that row.
+ * 3. The new rows are inserted in one statement and each product's stock taken in one update.
+ *    A row inserted meanwhile for one of these orders (a release voiding it) makes the insert
+ *    fail: nothing of the batch stays, and the caller decides each reservation alone.
  *
  * Declared to MikroORM so the schema diff knows it (`db:migration:create` finds nothing to do);
  * migration 20261130050000 creates it. No comments inside the body: MikroORM joins its lines.

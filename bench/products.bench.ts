@@ -187,18 +187,29 @@ try {
   // Reservations: each request a new order for 1 unit of the hot product.
   const reserveBody = () =>
     JSON.stringify({ orderId: randomUUID(), lines: [{ productId: hotId, quantity: 1 }] });
-  const reserve = (url: string, headers: Record<string, string>) => () =>
-    runLoad(url, settings, {
+  // Each row also counts the app's reservation statements: reservations per statement is the
+  // mean batch (ADR 0016, addendum).
+  const batches: Record<string, { statements: number; reservations: number }> = {};
+  const reserve = (row: string, url: string, headers: Record<string, string>) => async () => {
+    const before = await reservationCountsOf(ports.products);
+    const load = await runLoad(url, settings, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: reserveBody,
     });
+    const after = await reservationCountsOf(ports.products);
+    const sum = (batches[row] ??= { statements: 0, reservations: 0 });
+    sum.statements += after.statements - before.statements;
+    sum.reservations += after.reservations - before.reservations;
+    return load;
+  };
   const viaDapr = reserve(
+    'viaDapr',
     `http://127.0.0.1:${ordersSidecar}/v1.0/invoke/products/method/internal/reservations`,
     { 'dapr-api-token': dapr.appEnv.DAPR_API_TOKEN! },
   );
   // The same calls straight to the app, as its sidecar delivers them: what the two hops cost.
-  const toApp = reserve(`http://127.0.0.1:${ports.products}/internal/reservations`, {
+  const toApp = reserve('toApp', `http://127.0.0.1:${ports.products}/internal/reservations`, {
     'dapr-api-token': dapr.appEnv.APP_API_TOKEN!,
     'dapr-caller-app-id': 'orders',
   });
@@ -210,6 +221,7 @@ try {
     ]);
   await viaDapr();
   await toApp();
+  for (const row of Object.keys(batches)) delete batches[row];
   const before = await stockAndReserved(db, hotId);
   const writers = { app: cpuOf(apps.cached), postgres: postgresCpu };
   const sidecars = {
@@ -246,6 +258,7 @@ try {
   }
   report(reads, writes, memoryShare);
   reportCpu(cpu);
+  reportBatches(batches);
 } finally {
   await cleanUp();
 }
@@ -280,6 +293,24 @@ async function cacheReadsOf(port: number): Promise<CacheReads> {
       )?.[1] ?? 0,
     );
   return Object.fromEntries(cacheResults.map((result) => [result, count(result)])) as CacheReads;
+}
+
+/** The app's reservation statements and the reservations they decided, since it started. */
+async function reservationCountsOf(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const count = (name: string) =>
+    Number(new RegExp(`^${name}\\S* (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    statements: count('products_reservation_statements_total'),
+    reservations: count('products_reservations_total'),
+  };
+}
+
+function reportBatches(batches: Record<string, { statements: number; reservations: number }>) {
+  const parts = Object.entries(batches).map(
+    ([row, { statements, reservations }]) => `${row} ${fixed(reservations / statements, 1)}`,
+  );
+  console.log(`\n  reservations per statement (the app's batches): ${parts.join(', ')}`);
 }
 
 /** The hot product's stock and the reserved rows, from one snapshot (each row took one unit). */

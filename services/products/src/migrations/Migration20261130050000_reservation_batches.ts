@@ -19,19 +19,20 @@ export class Migration20261130050000 extends Migration {
     into held
     from (
       select id, stock, status, price_cents, currency from products
-      where id in (
+      where id = any(array(
         select (l.line ->> 'productId')::uuid
         from jsonb_array_elements(requests) as r(request),
              jsonb_array_elements(r.request -> 'lines') as l(line)
         where not exists (
-          select 1 from reservations where order_id = (r.request ->> 'orderId')::uuid))
+          select 1 from reservations where order_id = (r.request ->> 'orderId')::uuid)))
       order by id
       for update
     ) p;     select coalesce(jsonb_object_agg(r.order_id, jsonb_build_object('status', r.status,
              'lines', r.lines, 'shortLines', r.short_lines)), '{}')
     into decided
     from reservations r
-    where r.order_id in (select (value ->> 'orderId')::uuid from jsonb_array_elements(requests));     for request in select value from jsonb_array_elements(requests) loop
+    where r.order_id = any(array(
+      select (value ->> 'orderId')::uuid from jsonb_array_elements(requests)));     for request in select value from jsonb_array_elements(requests) loop
       order_key := (request ->> 'orderId')::uuid::text;       answer := decided -> order_key;       if answer is null then
         whole := true;         taken := '[]';         short := '[]';         for line in
           select value from jsonb_array_elements(request -> 'lines')

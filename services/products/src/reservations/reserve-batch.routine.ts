@@ -18,6 +18,9 @@ import { Routine } from '@mikro-orm/core';
  *    A row inserted meanwhile for one of these orders (a release voiding it) makes the insert
  *    fail: nothing of the batch stays, and the caller decides each reservation alone.
  *
+ * Rows are found by `= any(array(…))`, so the planner looks each up by its key however large
+ * `reservations` grows (an `in (…)` over the JSON was planned as a scan of the whole table).
+ *
  * Declared to MikroORM so the schema diff knows it (`db:migration:create` finds nothing to do);
  * migration 20261130050000 creates it. No comments inside the body: MikroORM joins its lines.
  */
@@ -49,12 +52,12 @@ export const reserveBatchRoutine = new Routine({
     into held
     from (
       select id, stock, status, price_cents, currency from products
-      where id in (
+      where id = any(array(
         select (l.line ->> 'productId')::uuid
         from jsonb_array_elements(requests) as r(request),
              jsonb_array_elements(r.request -> 'lines') as l(line)
         where not exists (
-          select 1 from reservations where order_id = (r.request ->> 'orderId')::uuid))
+          select 1 from reservations where order_id = (r.request ->> 'orderId')::uuid)))
       order by id
       for update
     ) p;
@@ -62,7 +65,8 @@ export const reserveBatchRoutine = new Routine({
              'lines', r.lines, 'shortLines', r.short_lines)), '{}')
     into decided
     from reservations r
-    where r.order_id in (select (value ->> 'orderId')::uuid from jsonb_array_elements(requests));
+    where r.order_id = any(array(
+      select (value ->> 'orderId')::uuid from jsonb_array_elements(requests)));
     for request in select value from jsonb_array_elements(requests) loop
       order_key := (request ->> 'orderId')::uuid::text;
       answer := decided -> order_key;

@@ -8,7 +8,8 @@ import { Routine } from '@mikro-orm/core';
  *
  * 1. Every product of the batch is locked, in id order, and read once: two batches — or a batch
  *    and a single reservation, which locks its lines in the same order — never wait on each
- *    other's rows in opposite orders.
+ *    other's rows in opposite orders. Then the orders' rows are read: those that committed while
+ *    the batch waited for its locks count too.
  * 2. Each reservation is decided on its own, in the batch's order, against the stock the ones
  *    before it left, by the single statement's rules (reservations.queries.ts): all lines or
  *    none, with the price snapshot, lines in product-id order. An order that already has a row (a
@@ -18,8 +19,9 @@ import { Routine } from '@mikro-orm/core';
  *    A row inserted meanwhile for one of these orders (a release voiding it) makes the insert
  *    fail: nothing of the batch stays, and the caller decides each reservation alone.
  *
- * Rows are found by `= any(array(…))`, so the planner looks each up by its key however large
- * `reservations` grows (an `in (…)` over the JSON was planned as a scan of the whole table).
+ * Rows are found by `= any(array(…))`: the planner looks each up by its key however large
+ * `reservations` grows (an `in (…)` or a `not exists` over the JSON was planned as a scan of the
+ * whole table).
  *
  * Declared to MikroORM so the schema diff knows it (`db:migration:create` finds nothing to do);
  * migration 20261130050000 creates it. No comments inside the body: MikroORM joins its lines.
@@ -35,6 +37,7 @@ export const reserveBatchRoutine = new Routine({
     held jsonb;
     decided jsonb;
     request jsonb;
+    wanted jsonb;
     line jsonb;
     order_key text;
     product_key text;
@@ -55,9 +58,7 @@ export const reserveBatchRoutine = new Routine({
       where id = any(array(
         select (l.line ->> 'productId')::uuid
         from jsonb_array_elements(requests) as r(request),
-             jsonb_array_elements(r.request -> 'lines') as l(line)
-        where not exists (
-          select 1 from reservations where order_id = (r.request ->> 'orderId')::uuid)))
+             jsonb_array_elements(r.request -> 'lines') as l(line)))
       order by id
       for update
     ) p;
@@ -74,10 +75,13 @@ export const reserveBatchRoutine = new Routine({
         whole := true;
         taken := '[]';
         short := '[]';
-        for line in
-          select value from jsonb_array_elements(request -> 'lines')
-          order by (value ->> 'productId')::uuid
-        loop
+        wanted := request -> 'lines';
+        if jsonb_array_length(wanted) > 1 then
+          select jsonb_agg(value order by (value ->> 'productId')::uuid) into wanted
+          from jsonb_array_elements(request -> 'lines');
+        end if;
+        for k in 0 .. jsonb_array_length(wanted) - 1 loop
+          line := wanted -> k;
           product_key := (line ->> 'productId')::uuid::text;
           product := held -> product_key;
           available := case when (product ->> 'active')::boolean
@@ -93,7 +97,8 @@ export const reserveBatchRoutine = new Routine({
           end if;
         end loop;
         if whole then
-          for line in select value from jsonb_array_elements(taken) loop
+          for k in 0 .. jsonb_array_length(taken) - 1 loop
+            line := taken -> k;
             held := jsonb_set(held, array[line ->> 'productId', 'stock'],
               to_jsonb((held -> (line ->> 'productId') ->> 'stock')::int
                 - (line ->> 'quantity')::int));

@@ -49,14 +49,11 @@ export class Migration20261130050000 extends Migration {
           answer := jsonb_build_object('status', 'rejected', 'lines', '[]'::jsonb, 'shortLines', short);         end if;         decided := decided || jsonb_build_object(order_key, answer);         fresh := fresh || jsonb_build_array(answer || jsonb_build_object('orderId', order_key));       end if;       answers := answers || jsonb_build_array(answer);     end loop;     insert into reservations (order_id, status, lines, short_lines, created_at)
     select (f ->> 'orderId')::uuid, f ->> 'status', f -> 'lines', f -> 'shortLines', now()
     from jsonb_array_elements(fresh) as f;     update products p
-    set stock = p.stock - t.quantity, version = p.version + 1, updated_at = now()
-    from (
-      select (l ->> 'productId')::uuid as id, sum((l ->> 'quantity')::int) as quantity
+    set stock = (held -> p.id::text ->> 'stock')::int, version = p.version + 1, updated_at = now()
+    where p.id = any(array(
+      select (l ->> 'productId')::uuid
       from jsonb_array_elements(fresh) as f, jsonb_array_elements(f -> 'lines') as l
-      where f ->> 'status' = 'reserved'
-      group by 1
-    ) t
-    where p.id = t.id;     return query
+      where f ->> 'status' = 'reserved'));     return query
     select a from jsonb_array_elements(answers) with ordinality as x(a, n) order by n;   end; end $$;`);
   }
 

@@ -15,7 +15,8 @@ import { Routine } from '@mikro-orm/core';
  *    none, with the price snapshot, lines in product-id order. An order that already has a row (a
  *    retry, a release that came first, the same order earlier in this batch) takes nothing and
  *    answers that row.
- * 3. The new rows are inserted in one statement and each product's stock taken in one update.
+ * 3. The new rows are inserted in one statement, and each product that gave stock is set to what
+ *    the batch left of it (its row is still locked) in one update.
  *    A row inserted meanwhile for one of these orders (a release voiding it) makes the insert
  *    fail: nothing of the batch stays, and the caller decides each reservation alone.
  *
@@ -116,14 +117,11 @@ export const reserveBatchRoutine = new Routine({
     select (f ->> 'orderId')::uuid, f ->> 'status', f -> 'lines', f -> 'shortLines', now()
     from jsonb_array_elements(fresh) as f;
     update products p
-    set stock = p.stock - t.quantity, version = p.version + 1, updated_at = now()
-    from (
-      select (l ->> 'productId')::uuid as id, sum((l ->> 'quantity')::int) as quantity
+    set stock = (held -> p.id::text ->> 'stock')::int, version = p.version + 1, updated_at = now()
+    where p.id = any(array(
+      select (l ->> 'productId')::uuid
       from jsonb_array_elements(fresh) as f, jsonb_array_elements(f -> 'lines') as l
-      where f ->> 'status' = 'reserved'
-      group by 1
-    ) t
-    where p.id = t.id;
+      where f ->> 'status' = 'reserved'));
     return query
     select a from jsonb_array_elements(answers) with ordinality as x(a, n) order by n;
   end;

@@ -1,10 +1,10 @@
 import {
   byUser,
   createApp,
-  registerBatchMetrics,
   createRateLimits,
   daprSubscriptions,
   databaseCheck,
+  registerBatchMetrics,
   type Logger,
   type MikroORM,
   type TokenVerifier,

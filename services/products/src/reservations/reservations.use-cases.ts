@@ -60,8 +60,9 @@ const maxStatementBatch = 64;
  * otherwise queue until one returns, then are decided together by one statement and one commit
  * (ADR 0016, addendum): a flash sale's reservations queue for the hot row's lock either way, and
  * one statement then takes that lock once for a whole batch. Each is still decided on its own, in
- * order, so a batch changes no outcome. If the batch statement fails (a deadlock with a release of
- * one of its orders, say), nothing of it was written and each reservation is decided alone.
+ * order, so a batch changes no outcome; a batch of one takes the single statements. If the batch
+ * statement fails (a release voided one of its orders meanwhile, say), nothing of it was written
+ * and each reservation is decided alone.
  */
 export function reservationStatements({
   em,

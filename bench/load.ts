@@ -70,31 +70,39 @@ export async function runLoad(url: string, settings: LoadSettings, request: Requ
   } satisfies Load;
 }
 
-/** `statement` over and over from `settings.connections` clients of `db`, like autocannon does. */
-export async function runSql(
-  db: pg.Pool,
+/**
+ * `work` over and over from `settings.connections` loops for `settings.seconds`, like autocannon
+ * does; the rate is over the time the loops took (each finishes the request it started in time).
+ */
+export async function runLoops(
   settings: LoadSettings,
-  statement: () => [string, unknown[]],
+  work: () => Promise<unknown>,
 ): Promise<Load> {
   const latencies: number[] = [];
-  const deadline = Date.now() + settings.seconds * 1000;
-  const worker = async () => {
+  const startedAt = Date.now();
+  const deadline = startedAt + settings.seconds * 1000;
+  const loop = async () => {
     while (Date.now() < deadline) {
-      const startedAt = process.hrtime.bigint();
-      await db.query(...statement());
-      latencies.push(Number(process.hrtime.bigint() - startedAt) / 1e6);
+      const started = process.hrtime.bigint();
+      await work();
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   };
-  await Promise.all(Array.from({ length: settings.connections }, worker));
+  await Promise.all(Array.from({ length: settings.connections }, loop));
+  const elapsed = (Date.now() - startedAt) / 1000;
   latencies.sort((a, b) => a - b);
   return {
-    perSecond: latencies.length / settings.seconds,
+    perSecond: latencies.length / elapsed,
     p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
     p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
     count: latencies.length,
     statuses: { ok: latencies.length },
   };
 }
+
+/** `statement` over and over from `settings.connections` clients of `db`. */
+export const runSql = (db: pg.Pool, settings: LoadSettings, statement: () => [string, unknown[]]) =>
+  runLoops(settings, () => db.query(...statement()));
 
 export interface Compared {
   /** Median of the round's figures. */

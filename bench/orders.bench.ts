@@ -7,7 +7,7 @@ import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { freePort } from '@sidecart/dev/ports';
 import { waitUntil } from '@sidecart/dev/processes';
-import { runLoad, type Load } from './load.ts';
+import { runLoad, runLoops, type Load } from './load.ts';
 
 // Checkout — POST /api/orders with one line and a fresh Idempotency-Key, sent by autocannon —
 // through the ingress of a whole local stack (auth, products, orders; 2 replicas each beside
@@ -154,31 +154,11 @@ function confirmedOnly(load: Load): Load {
 
 /** The raw SQL's orders from `concurrency` loops for `seconds`, after a 2 s warm-up. */
 async function rawOrders(placeOrder: () => Promise<number>, concurrency: number): Promise<Load> {
-  const latencies: number[] = [];
-  const drive = async (forSeconds: number, record: boolean) => {
-    const until = Date.now() + forSeconds * 1000;
-    const loop = async () => {
-      while (Date.now() < until) {
-        const started = process.hrtime.bigint();
-        if ((await placeOrder()) !== 201) throw new Error('the raw SQL ran out of stock');
-        if (record) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, loop));
+  const order = async () => {
+    if ((await placeOrder()) !== 201) throw new Error('the raw SQL ran out of stock');
   };
-  await drive(2, false);
-  const startedAt = Date.now();
-  await drive(seconds, true);
-  const elapsed = (Date.now() - startedAt) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.floor(p * latencies.length)]!;
-  return {
-    perSecond: latencies.length / elapsed,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    count: latencies.length,
-    statuses: { '201': latencies.length },
-  };
+  await runLoops({ connections: concurrency, seconds: 2 }, order);
+  return runLoops({ connections: concurrency, seconds }, order);
 }
 
 function row(label: string, load: Load) {

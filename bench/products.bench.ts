@@ -11,7 +11,7 @@ import { startScratchPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
 import { cpuMillis, measuringCpu, treeCpuMillis, type Processes } from './products-cpu.ts';
 import { benchChildren } from './children.ts';
-import { compareInRounds, runLoad, runSql, type Compared } from './load.ts';
+import { compareInRounds, runLoad, runSql, type Compared, type Load } from './load.ts';
 
 // products under load, each figure a ratio to a baseline measured in the same rounds:
 // 1. a hot GET /api/products/:id through the local ingress — its own process, fed its targets
@@ -35,9 +35,20 @@ const repo = path.resolve(import.meta.dirname, '..');
 const productsDir = path.resolve(
   process.env.BENCH_PRODUCTS_DIR ?? path.join(repo, 'services/products'),
 );
-/** How the products app's read cache answered (`products_cache_reads` on /metrics). */
-const cacheResults = ['hit', 'stale', 'miss', 'bypass'] as const;
-type CacheReads = Record<(typeof cacheResults)[number], number>;
+/** How the products app's read cache answered: each counter's line on /metrics starts so. */
+const cacheSeries = {
+  hit: 'products_cache_reads{result="hit"',
+  stale: 'products_cache_reads{result="stale"',
+  miss: 'products_cache_reads{result="miss"',
+  bypass: 'products_cache_reads{result="bypass"',
+};
+type CacheReads = Record<keyof typeof cacheSeries, number>;
+/** The app's reservation statements and the reservations they decided (ADR 0016, addendum). */
+const statementSeries = {
+  statements: 'products_reservation_statements_total',
+  reservations: 'products_reservations_total',
+};
+type StatementCounts = Record<keyof typeof statementSeries, number>;
 const { start, stopAll } = benchChildren();
 const { root, postgres } = await startScratchPostgres('sidecart-bench-products-');
 // Ctrl-C (or a SIGTERM) still stops every process and removes the data folder.
@@ -128,13 +139,9 @@ try {
     (port: number, headers: Record<string, string> = {}) =>
     async () => {
       route('products', port);
-      const before = await cacheReadsOf(port);
-      const load = await runLoad(productUrl, settings, { headers });
-      const after = await cacheReadsOf(port);
-      const sum = cacheReads.get(port) ?? { hit: 0, stale: 0, miss: 0, bypass: 0 };
-      for (const key of cacheResults) sum[key] += after[key] - before[key];
-      cacheReads.set(port, sum);
-      return load;
+      const total = cacheReads.get(port) ?? { hit: 0, stale: 0, miss: 0, bypass: 0 };
+      cacheReads.set(port, total);
+      return counting(port, cacheSeries, total, () => runLoad(productUrl, settings, { headers }));
     };
   const hello = () => runLoad(`${ingress.url}/hello`, settings);
   // Warm-up: JIT, connection pools.
@@ -189,20 +196,19 @@ try {
     JSON.stringify({ orderId: randomUUID(), lines: [{ productId: hotId, quantity: 1 }] });
   // Each row also counts the app's reservation statements: reservations per statement is the
   // mean batch (ADR 0016, addendum).
-  const batches: Record<string, { statements: number; reservations: number }> = {};
-  const reserve = (row: string, url: string, headers: Record<string, string>) => async () => {
-    const before = await reservationCountsOf(ports.products);
-    const load = await runLoad(url, settings, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: reserveBody,
-    });
-    const after = await reservationCountsOf(ports.products);
-    const sum = (batches[row] ??= { statements: 0, reservations: 0 });
-    sum.statements += after.statements - before.statements;
-    sum.reservations += after.reservations - before.reservations;
-    return load;
-  };
+  const batches: Record<string, StatementCounts> = {};
+  const reserve = (row: string, url: string, headers: Record<string, string>) => () =>
+    counting(
+      ports.products,
+      statementSeries,
+      (batches[row] ??= { statements: 0, reservations: 0 }),
+      () =>
+        runLoad(url, settings, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: reserveBody,
+        }),
+    );
   const viaDapr = reserve(
     'viaDapr',
     `http://127.0.0.1:${ordersSidecar}/v1.0/invoke/products/method/internal/reservations`,
@@ -283,30 +289,35 @@ function expectStatuses(name: string, row: Compared, allowed: string[]): void {
   if (other.length > 0) throw new Error(`${name}: unexpected answers ${JSON.stringify(other)}`);
 }
 
-/** The app's `products_cache_reads` counters from its /metrics. */
-async function cacheReadsOf(port: number): Promise<CacheReads> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const count = (result: string) =>
-    Number(
-      new RegExp(`^products_cache_reads\\{result="${result}"[^}]*\\} (\\d+)`, 'm').exec(
-        text,
-      )?.[1] ?? 0,
-    );
-  return Object.fromEntries(cacheResults.map((result) => [result, count(result)])) as CacheReads;
-}
-
-/** The app's reservation statements and the reservations they decided, since it started. */
-async function reservationCountsOf(port: number) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const count = (name: string) =>
-    Number(new RegExp(`^${name}\\S* (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-  return {
-    statements: count('products_reservation_statements_total'),
-    reservations: count('products_reservations_total'),
+/** Counters from the app's /metrics, each the number ending the first line that starts so. */
+async function countersOf<Key extends string>(
+  port: number,
+  series: Record<Key, string>,
+): Promise<Record<Key, number>> {
+  const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split('\n');
+  const count = (start: string) => {
+    const line = lines.find((candidate) => candidate.startsWith(start));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };
+  const entries = Object.entries<string>(series).map(([key, start]) => [key, count(start)]);
+  return Object.fromEntries(entries) as Record<Key, number>;
 }
 
-function reportBatches(batches: Record<string, { statements: number; reservations: number }>) {
+/** Runs `run`, adding to `total` how far the app's counters moved meanwhile. */
+async function counting<Key extends string>(
+  port: number,
+  series: Record<Key, string>,
+  total: Record<Key, number>,
+  run: () => Promise<Load>,
+): Promise<Load> {
+  const before = await countersOf(port, series);
+  const load = await run();
+  const after = await countersOf(port, series);
+  for (const key of Object.keys(series) as Key[]) total[key] += after[key] - before[key];
+  return load;
+}
+
+function reportBatches(batches: Record<string, StatementCounts>) {
   const parts = Object.entries(batches).map(
     ([row, { statements, reservations }]) => `${row} ${fixed(reservations / statements, 1)}`,
   );

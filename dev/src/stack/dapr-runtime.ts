@@ -10,10 +10,11 @@ export const componentsDir = path.join(repoRoot, 'components');
 /** The Configuration every app runs with (the k8s annotation dapr.io/config). */
 export const daprConfiguration = 'appconfig';
 /**
- * A sidecar allocates little per call and holds less: a 1 MiB young generation keeps it under
- * 80 MiB resident (daprd: about 40) without a measurable cost to invocation latency.
+ * A 4 MiB young generation, as the apps have: under concurrent calls each one in flight holds its
+ * request and answer, and with 1 MiB a third of a busy sidecar's time went to scavenges copying
+ * them (ADR 0013, second addendum). Idle, a sidecar stays under its 80 MiB (daprd: about 40).
  */
-export const sidecarNodeOptions = '--max-semi-space-size=1';
+export const sidecarNodeOptions = '--max-semi-space-size=4';
 /** The database of the state store, the name registry and the pub/sub broker. */
 export const daprDatabase = 'dapr';
 

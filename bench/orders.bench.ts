@@ -89,7 +89,7 @@ try {
     ['spread over 100 products', spread],
     ['one hot product', hot],
   ] as const;
-  const measured = new Map<string, { concurrency: number; raw: Load; checkout: Load }[]>();
+  const measured = new Map<string, Measured[]>();
   for (const [concurrency, [name, products]] of concurrencies.flatMap((concurrency) =>
     shapes.map((shape) => [concurrency, shape] as const),
   )) {
@@ -165,13 +165,18 @@ async function rawOrders(placeOrder: () => Promise<number>, concurrency: number)
   return runLoops({ connections: concurrency, seconds }, order);
 }
 
+/** One shape at one concurrency: the raw SQL's window and the checkouts'. */
+interface Measured {
+  concurrency: number;
+  raw: Load;
+  checkout: Load;
+}
+
 /**
  * Each side at the concurrency where it does the most orders a second: what the shop can take at
  * its busiest, where the rows above compare the two at the same number of clients (ADR 0019).
  */
-function printCapacity(
-  measured: Map<string, { concurrency: number; raw: Load; checkout: Load }[]>,
-): void {
+function printCapacity(measured: Map<string, Measured[]>): void {
   const best = (runs: { concurrency: number; load: Load }[]) =>
     runs.reduce((a, b) => (b.load.perSecond > a.load.perSecond ? b : a));
   const side = ({ concurrency, load }: { concurrency: number; load: Load }) =>

@@ -1,6 +1,12 @@
+import { fileURLToPath } from 'node:url';
+
 // Shared jest settings: ESM + @swc/jest (type stripping only; `tsc -b` type-checks).
 export const preset = {
   testEnvironment: 'node',
+  // After each test file, what @dapr/dapr's index left on the worker's process.stdout.
+  setupFilesAfterEnv: [
+    fileURLToPath(new URL('./dev/test/sdk-logger-teardown.ts', import.meta.url)),
+  ],
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
     '^.+\\.ts$': [

@@ -16,7 +16,6 @@ export default {
     '/test/sidecar/pubsub-(broker|shutdown)\\.test\\.ts$',
   ],
   setupFiles: ['<rootDir>/test/sidecar/daprd-lane.ts'],
-  setupFilesAfterEnv: ['<rootDir>/test/sdk-logger-teardown.ts'],
   globalSetup: '<rootDir>/src/postgres/jest-global-setup.ts',
   globalTeardown: '<rootDir>/src/postgres/jest-global-teardown.ts',
 };

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { compileCacheDir, inheritedEnv, repoRoot } from '../src/stack/config.ts';
 import { residentBytes } from '../src/stack/memory.ts';
 import { freePort } from '../src/stack/ports.ts';
@@ -9,7 +9,12 @@ import { isAlive, waitUntil } from '../src/stack/processes.ts';
 import { readStackFile } from '../src/stack/stack-file.ts';
 import { supervisorCompileCache, supervisorNodeFlags } from '../src/stack/supervisor-node.ts';
 import { temporaryDir } from './harness.ts';
-import { fixtureServicesDir, replicaPids, spawnStack } from './run-stack.ts';
+import {
+  fixtureServicesDir,
+  replicaPids,
+  spawnStack as spawnAnyStack,
+  type StackProcess,
+} from './run-stack.ts';
 
 // The whole runtime (embedded PostgreSQL included) with the fixture app standing in for auth.
 describe('npm start', () => {
@@ -21,9 +26,25 @@ describe('npm start', () => {
       encoding: 'utf8',
     });
 
+  // Every stack a test starts, so that one failing halfway does not leave its supervisor running
+  // into the next test (which would then find "a stack is already running").
+  const started: StackProcess[] = [];
+  const spawnStack = async (...args: Parameters<typeof spawnAnyStack>) => {
+    const running = await spawnAnyStack(...args);
+    started.push(running);
+    return running;
+  };
+
   beforeAll(() => {
     dataDir = path.join(temporaryDir('sidecart-stack-test-'), 'data');
     servicesDir = fixtureServicesDir();
+  });
+  afterEach(async () => {
+    for (const running of started.splice(0)) {
+      if (running.child.exitCode !== null || running.child.signalCode !== null) continue;
+      running.child.kill('SIGKILL');
+      await running.exited;
+    }
   });
   afterAll(() => {
     reset();
@@ -45,7 +66,13 @@ describe('npm start', () => {
       ADMIN_EMAIL: 'admin@sidecart.local',
     });
     expect(statSync(echoed.env.AUTH_PRIVATE_KEY_FILE!).mode & 0o777).toBe(0o600);
-    expect(stack.services.auth!.replicas.map((r) => r.state)).toEqual(['healthy', 'healthy']);
+    // A replica that exited right after the start says why in the supervisor's output.
+    const states = stack.services.auth!.replicas.map((r) => r.state);
+    const healthy = states.every((state) => state === 'healthy');
+    expect({ states, output: healthy ? '' : running.output() }).toEqual({
+      states: ['healthy', 'healthy'],
+      output: '',
+    });
     // start.ts re-executed itself (same pid) as a lean supervisor: a small young generation and,
     // in its environment, the replicas' compile cache.
     expect(stack.pid).toBe(running.child.pid);

@@ -56,6 +56,25 @@ describe('GET /api/cart', () => {
       { productId: gone, quantity: 1, problem: 'gone' },
     ]);
   });
+
+  test('while products cannot be reached, the answer is a 503 without the cart ETag', async () => {
+    const user = newCustomer();
+    const product = orders.sidecar.addProduct({ stock: 5 });
+    const etag = await cartWith(user, [{ productId: product.id, quantity: 1 }]);
+    orders.sidecar.products.mode = 'down';
+    try {
+      const response = await call(orders.url, 'GET', '/api/cart', { token: user.token });
+
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ code: 'products-unavailable' });
+      // An ETag on an error would tell a client it holds the cart's representation.
+      expect(response.headers.get('etag')).toBeNull();
+    } finally {
+      orders.sidecar.products.mode = 'up';
+    }
+    const again = await call(orders.url, 'GET', '/api/cart', { token: user.token });
+    expect(again.headers.get('etag')).toBe(etag);
+  });
 });
 
 describe('PUT /api/cart', () => {

@@ -41,6 +41,10 @@ const router = new Router()
   .get('/dapr-down', () => {
     throw new DaprError(500, 'failed to invoke', { errorCode: 'ERR_DIRECT_INVOKE' });
   })
+  .get('/tagged-then-failed', (ctx) => {
+    ctx.set('etag', '"7"');
+    throw new AppError(503, 'dependency-unavailable', 'Try again shortly');
+  })
   .get('/items/:id', (ctx) => {
     ctx.body = { id: ctx.params.id };
   });
@@ -70,6 +74,15 @@ describe('the problem translator', () => {
       instance: '/app-error',
       available: 2,
     });
+  });
+
+  test('a problem never carries the ETag a route set before it failed', async () => {
+    const response = await call(app.url, 'GET', '/tagged-then-failed');
+
+    expect(response.status).toBe(503);
+    expect(response.body).toMatchObject({ code: 'dependency-unavailable' });
+    expect(response.headers.get('etag')).toBeNull();
+    expect(response.headers.get('x-request-id')).not.toBeNull();
   });
 
   test('a ZodError becomes 400 validation-failed with a JSON pointer per issue', async () => {

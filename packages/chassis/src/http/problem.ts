@@ -47,6 +47,8 @@ function bodilessError(ctx: Context): AppError {
 
 export function writeProblem(ctx: Context, error: AppError): void {
   ctx.status = error.status;
+  // A problem is not the resource: an ETag a route set before it failed would say it was.
+  ctx.remove('etag');
   ctx.set(error.headers ?? {});
   ctx.type = 'application/problem+json';
   ctx.body = {

@@ -37,10 +37,8 @@ export function cartRoutes(deps: CartRoutesDeps): Router {
   // A customer without a cart has an empty one, without an ETag: the first PUT creates it.
   router.get('/', async (ctx) => {
     const cart = await carts.read(userOf(ctx));
-    // The view first: a failed product lookup answers a problem, which must not carry the ETag.
-    const view = await viewCart(products, cart);
     if (cart) ctx.set('etag', cartEtag(cart.etag));
-    ctx.body = view;
+    ctx.body = await viewCart(products, cart);
   });
 
   router.put('/', async (ctx) => {

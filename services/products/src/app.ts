@@ -42,13 +42,15 @@ export function buildApp({ config, orm, logger, verify, cache }: ProductsAppDeps
     reserveStatementsInFlight: config.RESERVE_STATEMENTS_IN_FLIGHT,
     logger,
   });
+  const products = productsRoutes({ orm, verify, cache, writeGuards });
   const service = createApp({
     service: 'products',
     logger,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     readiness: { database: databaseCheck(orm) },
+    middleware: [products.hotRead],
     routers: [
-      productsRoutes({ orm, verify, cache, writeGuards }),
+      products.router,
       internal.router,
       daprSubscriptions({
         pubsubName: config.PUBSUB_NAME,

@@ -82,6 +82,34 @@ describe('GET /api/products/:id', () => {
     expect([again.status, again.body, again.headers.get('etag')]).toEqual([304, '', '"1"']);
   });
 
+  test('answers alike however the path is spelled, and counts every read under the route template', async () => {
+    const product = await createProduct(products.url, seller);
+    // The hot read takes the canonical spelling before the router; the router the others.
+    const spellings = [
+      `/api/products/${product.id}`,
+      `/API/Products/${product.id}`,
+      `/api/products/${product.id}/`,
+      `/api/products/${product.id.replaceAll('-', '%2D')}`,
+    ];
+    const readsCounted = async () => {
+      const metrics = (await call(products.url, 'GET', '/metrics')).body as string;
+      const series =
+        /^http_requests_total\{method="GET",route="\/api\/products\/:id",status="200"[^}]*\} (\d+)$/m;
+      return Number(series.exec(metrics)?.[1] ?? 0);
+    };
+    const before = await readsCounted();
+
+    const answers = [];
+    for (const path of spellings) answers.push(await call(products.url, 'GET', path));
+    const head = await call(products.url, 'HEAD', spellings[0]!);
+
+    expect(
+      answers.map((answer) => [answer.status, answer.headers.get('etag'), answer.body]),
+    ).toEqual(spellings.map(() => [200, '"1"', product]));
+    expect([head.status, head.headers.get('etag'), head.body]).toEqual([200, '"1"', '']);
+    expect((await readsCounted()) - before).toBe(spellings.length);
+  });
+
   test('serves repeated reads from memory, and a change made elsewhere at once (LISTEN/NOTIFY)', async () => {
     const product = await createProduct(products.url, seller);
     await call(products.url, 'GET', `/api/products/${product.id}`);

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type { Ignore } from '@balena/dockerignore';
 import { DockerfileParser, type Flag, type Instruction } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
+import { appNodeOptions } from '@sidecart/dev/config';
 import { repoRoot } from './render.ts';
 import { services, type ServiceName } from './k3d-cluster.ts';
 
@@ -192,6 +193,14 @@ export const dockerfileRules: Record<string, Rule> = {
     )
       ? []
       : ['NODE_ENV is not production'],
+
+  // The V8 flags every app runs with on the local stack (ADR 0013), the same in the image.
+  nodeOptions: (_input, stages) =>
+    keyword(lineage(stages, stages.at(-1)!), 'ENV')
+      .flatMap(args)
+      .includes(`NODE_OPTIONS=${appNodeOptions}`)
+      ? []
+      : [`NODE_OPTIONS is not ${appNodeOptions}, as the local stack runs the apps`],
 
   // The Deployment mounts the root filesystem read-only with an emptyDir at /tmp only.
   readOnlyRoot: (_input, stages) => {

@@ -63,6 +63,8 @@ const broken: [rule: string, input: () => DockerfileInput][] = [
     () => replaced('CMD ["node", "services/orders/src/main.ts"]', 'CMD ["npm", "start"]'),
   ],
   ['production', () => replaced('ENV NODE_ENV=production', 'ENV NODE_ENV=development')],
+  ['nodeOptions', () => replaced('ENV NODE_OPTIONS=--max-semi-space-size=4\n', '')],
+  ['nodeOptions', () => replaced('--max-semi-space-size=4', '--max-semi-space-size=16')],
   [
     'readOnlyRoot',
     () =>

@@ -43,13 +43,14 @@ export interface ProductsRoutesDeps {
 }
 
 const patchTypes = ['application/json', 'application/merge-patch+json'];
+const prefix = '/api/products';
 
 export function productsRoutes({ orm, verify, cache, writeGuards = [] }: ProductsRoutesDeps): {
   router: Router;
   hotRead: Middleware;
 } {
   const em = () => orm.em as EntityManager;
-  const router = new Router({ prefix: '/api/products' });
+  const router = new Router({ prefix });
   const viewer = identifyViewer(verify);
   // Every route but the hot GET /:id works in a request context (its own identity map); a cache
   // hit needs no EntityManager, and forking one per read cost more than the rest of the hit.
@@ -100,7 +101,7 @@ export function productsRoutes({ orm, verify, cache, writeGuards = [] }: Product
   router.post('/', ...writer, requireRole('seller', 'admin'), async (ctx) => {
     const input = createProductBody.parse(ctx.request.body);
     const product = await createProduct(em(), input, actorOf(ctx));
-    ctx.set('location', `/api/products/${product.id}`);
+    ctx.set('location', `${prefix}/${product.id}`);
     answer(ctx, product, 201);
   });
 
@@ -150,8 +151,9 @@ export function productsRoutes({ orm, verify, cache, writeGuards = [] }: Product
   return { router, hotRead };
 }
 
-const hotReadRoute = '/api/products/:id';
-const hotReadPath = /^\/api\/products\/([^/]+)$/;
+// The router's template for GET /:id under its prefix, and the one spelling the hot read takes.
+const hotReadRoute = `${prefix}/:id`;
+const hotReadPath = new RegExp(`^${prefix}/([^/]+)$`);
 
 /** As @koa/router decodes a parameter: a malformed escape leaves it as it was sent. */
 function decodeParam(raw: string): string {

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { appNodeOptions } from '@sidecart/dev/config';
 import { freePort } from '@sidecart/dev/ports';
 import { startScratchPostgres } from '@sidecart/dev/postgres';
 import { waitUntil } from '@sidecart/dev/processes';
@@ -51,7 +52,7 @@ try {
             `--heap-prof-name=products-${which}.heapprofile`,
           ]
         : []),
-    ].concat(['--max-semi-space-size=4', script('main.ts')]),
+    ].concat([...appNodeOptions.split(' '), script('main.ts')]),
     {
       env: { ...env, PORT: String(port), HOST: '127.0.0.1', APP_API_TOKEN: appApiToken },
       stdio: ['ignore', 'ignore', 'inherit'],

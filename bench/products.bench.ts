@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startIngressProcess } from '@sidecart/dev/ingress';
 
+import { appNodeOptions } from '@sidecart/dev/config';
 import { prepareDaprRuntime, sidecarScript } from '@sidecart/dev/dapr-runtime';
 import { freePort } from '@sidecart/dev/ports';
 import { startScratchPostgres } from '@sidecart/dev/postgres';
@@ -28,8 +29,8 @@ const settings = {
 };
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn';
-// Both apps run as `npm start` runs a replica (dev/src/stack/config.ts, appNodeOptions).
-const appEnv = { ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' };
+// Both apps run with the V8 flags `npm start` gives a replica.
+const appEnv = { ...process.env, NODE_OPTIONS: appNodeOptions };
 const repo = path.resolve(import.meta.dirname, '..');
 // Another copy of the service (say, an older commit's, beside this node_modules) to compare with.
 const productsDir = path.resolve(
